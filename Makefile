@@ -1,0 +1,48 @@
+# From Socket to Flask. Every target creates .venv on first use: a fresh machine needs only
+# Python >= 3.11 with pip and venv (no conda, no activation).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Jupyter refuses to run as root unless told to (containers, CI machines).
+ROOT   := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: lab test labs grader-bundle grade course bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is needed, this is " + sys.version) if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## make lab: open JupyterLab on the course, bound to 127.0.0.1 only
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT) notebooks/00_start_here.ipynb
+
+## make test: every unit, notebook, lab and grading test
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make labs: regenerate labs/ from solutions/ (commit the result)
+labs: $(STAMP)
+	$(BIN)/python -m socket2flask.grading labs
+
+## make grader-bundle: the teacher's bundle with hidden tests, in build/grader/
+grader-bundle: $(STAMP)
+	$(BIN)/python -m socket2flask.grading bundle --out build/grader
+
+## make grade LAB=01 SUBMISSIONS="a.ipynb b.ipynb": a gradebook in build/gradebook.csv
+grade: $(STAMP)
+	$(BIN)/python -m socket2flask.grading grade $(SUBMISSIONS) --lab $(LAB) --out build/gradebook.csv --json build/grades
+
+## make course: every lesson and solution executed and rendered to HTML in build/course/
+course: $(STAMP)
+	$(BIN)/python benchmarks/course.py --out build/course
+
+## make bench: measurements side by side, as ratios, in build/bench/
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --out build/bench
+
+clean:
+	rm -rf build .pytest_cache

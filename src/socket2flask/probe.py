@@ -1,0 +1,155 @@
+"""Measure a server from the kernel: latency percentiles, throughput, errors, under load.
+
+    result = measure(server.url, n=200, client="session")   # -> Latency
+    result.p50, result.p99, result.rps, result.errors
+    by_load = sweep(server.url, concurrency=(1, 2, 4, 8))   # -> {concurrency: Latency}
+
+Three clients show how much of a latency belongs to the client itself:
+"get" opens a new connection per request (`requests.get`), "session" keeps one open
+(`requests.Session`), and "raw" is our small keep-alive socket client (`httpclient`), which adds
+only tens of microseconds. Every loop is bounded by a count and by `max_seconds`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from statistics import fmean
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from .httpclient import Connection
+
+CLIENTS = ("get", "session", "raw")
+
+
+@dataclass
+class Latency:
+    """What `measure` saw: one latency per answered request, in seconds, in the order sent."""
+
+    samples: list[float]
+    errors: int = 0  # requests that got no response (refused, reset, timed out)
+    status_counts: Counter = field(default_factory=Counter)
+    elapsed: float = 0.0  # wall-clock seconds for all timed requests
+    truncated: bool = False  # True when max_seconds ran out before n requests
+    first_error: str = ""
+
+    def percentile(self, q: float) -> float:
+        """The q-th percentile (0-100) of the samples, by the nearest-rank method."""
+        if not self.samples:
+            return float("nan")
+        ordered = sorted(self.samples)
+        rank = min(max(1, math.ceil(q / 100 * len(ordered))), len(ordered))
+        return ordered[rank - 1]
+
+    p50 = property(lambda self: self.percentile(50))
+    p90 = property(lambda self: self.percentile(90))
+    p99 = property(lambda self: self.percentile(99))
+    mean = property(lambda self: fmean(self.samples) if self.samples else float("nan"))
+
+    @property
+    def rps(self) -> float:
+        """Answered requests per second of wall-clock time."""
+        return len(self.samples) / self.elapsed if self.elapsed else 0.0
+
+    def __repr__(self) -> str:
+        text = (f"Latency(n={len(self.samples)}, p50={self.p50 * 1e6:,.0f} µs, "
+                f"p99={self.p99 * 1e6:,.0f} µs, {self.rps:,.0f} req/s, errors={self.errors}")
+        return text + (", stopped by max_seconds)" if self.truncated else ")")
+
+
+def _client(kind: str, url: str, method: str, timeout: float, options: dict[str, Any]
+            ) -> tuple[Callable[[], int], Callable[[], None]]:
+    """A function sending one request and returning its status, and one closing the client."""
+    if kind == "get":
+        return (lambda: _close_and_status(requests.request(method, url, timeout=timeout, **options)),
+                lambda: None)
+    if kind == "session":
+        session = requests.Session()
+        return (lambda: _close_and_status(session.request(method, url, timeout=timeout, **options)),
+                session.close)
+    if kind == "raw":
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn = Connection.from_url(url, timeout)
+        body = options.get("data", b"")
+        if isinstance(body, str):
+            body = body.encode()
+        headers = options.get("headers")
+        return lambda: conn.request(method, target, headers, body).status, conn.close
+    raise AssertionError(kind)
+
+
+def _close_and_status(response: requests.Response) -> int:
+    response.close()  # the body is already read; closing returns the connection to its pool
+    return response.status_code
+
+
+def measure(url: str, n: int = 200, *, client: str = "session", concurrency: int = 1,
+            warmup: int = 20, method: str = "GET", timeout: float = 5.0, max_seconds: float = 30.0,
+            **request_kwargs: Any) -> Latency:
+    """Send `n` requests (after `warmup` untimed ones) from `concurrency` threads, each with its own
+    client, and time each. Extra keyword arguments (headers=, data=, ...) go to every request."""
+    if concurrency < 1 or n < 1:
+        raise ValueError("n and concurrency must be at least 1")
+    if client not in CLIENTS:
+        raise ValueError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
+    result = Latency(samples=[])
+    lock = threading.Lock()
+    began: list[float] = []  # when the timed part started, read by the barrier's last arrival
+    start = threading.Barrier(concurrency + 1, action=lambda: began.append(time.perf_counter()))
+
+    def worker(count: int) -> None:
+        send, close = _client(client, url, method, timeout, request_kwargs)
+        try:
+            for _ in range(-(-warmup // concurrency)):  # warm-up share, rounded up
+                _timed(send)
+            start.wait()
+            for _ in range(count):
+                if time.perf_counter() - began[0] > max_seconds:
+                    result.truncated = True
+                    break
+                seconds, status, error = _timed(send)
+                with lock:
+                    if error:
+                        result.errors += 1
+                        result.first_error = result.first_error or error
+                    else:
+                        result.samples.append(seconds)
+                        result.status_counts[status] += 1
+        finally:
+            close()
+
+    shares = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(share,), daemon=True) for share in shares]
+    for thread in threads:
+        thread.start()
+    try:
+        start.wait(timeout=max_seconds)
+    except threading.BrokenBarrierError:
+        raise TimeoutError(f"warm-up against {url} did not finish in {max_seconds} s") from None
+    for thread in threads:
+        thread.join(max_seconds + timeout)
+    result.elapsed = time.perf_counter() - began[0]
+    return result
+
+
+def _timed(send: Callable[[], int]) -> tuple[float, int, str]:
+    began = time.perf_counter()
+    try:
+        status = send()
+    except Exception as error:  # refused, reset, timed out: counted, never raised mid-measurement
+        return time.perf_counter() - began, 0, f"{type(error).__name__}: {error}"
+    return time.perf_counter() - began, status, ""
+
+
+def sweep(url: str, concurrency: Iterable[int] = (1, 2, 4, 8, 16), n: int = 200,
+          **measure_kwargs: Any) -> dict[int, Latency]:
+    """`measure` at each level of concurrency: how throughput and tail latency respond to load."""
+    return {level: measure(url, n, concurrency=level, **measure_kwargs) for level in concurrency}
