@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## make lab: open JupyterLab on the course, bound to 127.0.0.1 only
+## make lab: open JupyterLab on the course, bound to 127.0.0.1 only (LAB_ARGS: more options)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT) notebooks/00_start_here.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT) $(LAB_ARGS) notebooks/00_start_here.ipynb
 
 ## make test: every unit, notebook, lab and grading test
 test: $(STAMP)

@@ -1,0 +1,92 @@
+"""The project installs itself: pyproject and environment.yml agree, the README gives the two
+commands, CI runs the README's test command, and `make lab` serves JupyterLab on loopback only."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import tomllib
+
+import pytest
+import requests
+
+from conftest import ROOT
+from kernels import isolated_env
+
+CONDA_NAMES = {"redis-py": "redis"}  # conda-forge package name -> PyPI name
+
+
+def normalise(requirement: str) -> tuple[str, str]:
+    """('name', 'specifier') with markers, spaces and case removed."""
+    requirement = requirement.split(";")[0].replace(" ", "").lower()
+    name, spec = re.match(r"([a-z0-9_.\-]+)(.*)", requirement).groups()
+    return CONDA_NAMES.get(name, name).replace("_", "-"), spec
+
+
+def test_pyproject_and_environment_yml_pin_the_same_packages():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_side = {normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    lines = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1].splitlines()
+    conda_side = {normalise(line.strip()[2:]) for line in lines if line.strip().startswith("- ")}
+    conda_side -= {("pip", ""), ("python", ">=3.11")}
+    assert pip_side == conda_side
+    assert project["requires-python"] == ">=3.11"
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert os.access(ROOT / ".ci" / "run", os.X_OK)
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M))
+    assert {"lab", "test", "course", "bench", "labs"} <= targets
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local IPv4/IPv6 addresses (hex, as in /proc) with a listening socket on `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in open(table).read().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads /proc (Linux)")
+def test_make_lab_serves_jupyterlab_on_loopback_only(tmp_path):
+    port, token = free_port(), "s2f-test-token"
+    lab = subprocess.Popen(
+        ["make", "--no-print-directory", "lab",
+         f"LAB_ARGS=--no-browser --port={port} --ServerApp.token={token} --ServerApp.port_retries=0"],
+        cwd=ROOT, env=isolated_env(tmp_path), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, status = time.monotonic() + 120, None
+        while time.monotonic() < deadline and lab.poll() is None:
+            try:
+                status = requests.get(f"http://127.0.0.1:{port}/api/status",
+                                      params={"token": token}, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        assert status is not None and status.status_code == 200, lab.stderr and lab.poll()
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and nothing else
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        try:
+            lab.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+            lab.wait()

@@ -1,0 +1,199 @@
+"""socket2flask.servers: every kind serves, stops fast, frees its port, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import textwrap
+
+import pytest
+import requests
+
+from conftest import app_for, hello_app, port_is_free, server_threads
+from socket2flask import servers
+from socket2flask.servers import ServerError, serve
+
+THREAD_KINDS = ["socket", "wsgiref", "werkzeug", "waitress"]
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs fork()")
+
+
+@pytest.fixture
+def gunicorn_app(tmp_path):
+    """A module gunicorn can import: 'app_module:app' in tmp_path, plus a route that raises."""
+    (tmp_path / "app_module.py").write_text(textwrap.dedent("""
+        import os
+        def app(environ, start_response):
+            if environ["PATH_INFO"] == "/boom":
+                raise RuntimeError("boom in a worker")
+            body = str(os.getpid()).encode()
+            start_response("200 OK", [("Content-Length", str(len(body)))])
+            return [body]
+    """))
+    return tmp_path
+
+
+@pytest.mark.parametrize("kind", THREAD_KINDS)
+def test_each_thread_kind_serves_on_loopback_and_stops_fast(kind):
+    server = serve(app_for(kind), kind=kind)
+    assert server.host == "127.0.0.1" and server.port > 0 and server.kind == kind
+    response = requests.get(server.url + "/?x=1", timeout=5)
+    assert response.status_code == 200 and response.content.startswith(b"hello")
+    session = requests.Session()  # a kept-alive connection that stop() must close
+    session.get(server.url, timeout=5)
+    started = time.perf_counter()
+    server.stop()
+    assert time.perf_counter() - started < 0.5
+    assert not server.running and server not in servers.running()
+    assert port_is_free(server.port)
+    assert server_threads() == []
+    session.close()
+
+
+@needs_fork
+def test_gunicorn_runs_workers_in_processes_and_reaps_them(gunicorn_app):
+    server = serve("app_module:app", kind="gunicorn", app_dir=str(gunicorn_app), workers=2)
+    pids = {requests.get(server.url, timeout=5).text for _ in range(20)}
+    assert all(pid.isdigit() and int(pid) != os.getpid() for pid in pids)
+    server.stop()
+    assert port_is_free(server.port)
+    for pid in pids:  # every worker is gone: exited and reaped by gunicorn's arbiter
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
+
+
+@needs_fork
+def test_gunicorn_worker_errors_are_shown_and_raised_by_check(gunicorn_app, capsys):
+    with serve("app_module:app", kind="gunicorn", app_dir=str(gunicorn_app), workers=1) as server:
+        assert requests.get(server.url + "/boom", timeout=5).status_code == 500
+        deadline = time.monotonic() + 5
+        while not server.errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(ServerError, match="boom in a worker"):
+            server.check()
+    assert "boom in a worker" in capsys.readouterr().err
+
+
+def test_gunicorn_needs_an_import_string():
+    with pytest.raises(TypeError, match="module:variable"):
+        serve(hello_app, kind="gunicorn")
+    assert servers.running() == []
+
+
+def test_unknown_kind_is_a_clear_error():
+    with pytest.raises(ValueError, match="choose one of socket, wsgiref"):
+        serve(hello_app, kind="nginx")
+
+
+@pytest.mark.parametrize("kind", ["wsgiref", "werkzeug", "waitress"])
+def test_app_error_prints_traceback_before_the_500_and_check_raises(kind, capsys):
+    def broken(environ, start_response):
+        raise ZeroDivisionError("the bug")
+
+    with serve(broken, kind=kind) as server:
+        response = requests.get(server.url + "/where?q=1", timeout=5)
+        printed = capsys.readouterr().err  # already printed when the response arrived
+        assert response.status_code == 500
+        assert "ZeroDivisionError: the bug" in printed and "GET /where?q=1" in printed
+        with pytest.raises(ServerError, match="the bug"):
+            server.check()
+        server.check()  # raised once; a second check has nothing new
+
+
+def test_error_while_streaming_after_headers_aborts_the_response(capsys):
+    def streams_then_breaks(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first part\n"
+        raise ValueError("mid-stream")
+
+    with serve(streams_then_breaks, kind="werkzeug") as server:
+        with pytest.raises(requests.RequestException):
+            requests.get(server.url, timeout=5).raise_for_status()
+        with pytest.raises(ServerError, match="mid-stream"):
+            server.check()
+
+
+def test_socket_handler_error_is_reported_and_the_server_keeps_serving(capsys):
+    def handler(conn, addr):
+        request = conn.recv(1024)
+        if b"/boom" in request:
+            raise KeyError("handler bug")
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    with serve(handler, kind="socket") as server:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url + "/boom", timeout=5)
+        assert requests.get(server.url, timeout=5).text == "ok"
+        with pytest.raises(ServerError, match="handler bug"):
+            server.check()
+    assert "KeyError" in capsys.readouterr().err
+
+
+def test_log_keeps_recent_request_lines_quietly(capsys):
+    with serve(hello_app) as server:
+        for i in range(3):
+            requests.get(f"{server.url}/page/{i}?n={i}", timeout=5)
+        assert list(server.log)[-3:] == ["GET /page/0?n=0", "GET /page/1?n=1", "GET /page/2?n=2"]
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""  # no access log lines (rule 7)
+
+
+def test_same_name_replaces_the_earlier_server_20_times():
+    ports = set()
+    for _ in range(20):
+        server = serve(hello_app, name="rerun")
+        ports.add(server.port)
+    assert len(servers.running()) == 1
+    live = servers.running()[0]
+    assert requests.get(live.url, timeout=5).status_code == 200
+    assert sum(not port_is_free(port) for port in ports) == 1
+    servers.stop_all()
+    assert servers.running() == [] and server_threads() == []
+
+
+def test_stop_is_idempotent_and_context_manager_stops():
+    with serve(hello_app, kind="wsgiref") as server:
+        assert server.running
+    assert not server.running
+    server.stop()
+    assert "stopped" in repr(server)
+
+
+def test_stop_does_not_hang_on_a_silent_client():
+    """A client that connects and sends nothing holds a thread; stop() must still end it."""
+    server = serve(hello_app, kind="werkzeug")
+    silent = socket.create_connection((server.host, server.port), timeout=5)
+    time.sleep(0.05)
+    started = time.perf_counter()
+    server.stop()
+    assert time.perf_counter() - started < 0.5 and server_threads() == []
+    silent.close()
+
+
+def test_wsgiref_threaded_option_serves_concurrently():
+    def slow(environ, start_response):
+        time.sleep(0.3)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    from concurrent.futures import ThreadPoolExecutor
+    with serve(slow, kind="wsgiref", threaded=True) as server:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: requests.get(server.url, timeout=5), range(4)))
+        assert time.perf_counter() - started < 1.0  # 4 x 0.3 s in parallel, not in a row
+
+
+def test_atexit_stops_servers_in_a_real_process(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(tmp_path)!r})
+        from socket2flask.servers import serve
+        server = serve(lambda e, s: (s("200 OK", []), [b""])[1])
+        print(server.port, flush=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert port_is_free(int(result.stdout.strip()))
