@@ -1,0 +1,67 @@
+"""What the benchmark sections share: the trivial apps, starting any kind, progress lines."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+from socket2flask.servers import Server, serve
+
+STARTED = time.perf_counter()
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.perf_counter() - STARTED:6.1f} s] {message}", flush=True)
+
+
+def hello_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+def keepalive_handler(conn: socket.socket, addr) -> None:
+    """The smallest correct keep-alive answer to GET requests: the floor for the raw client."""
+    buffer = b""
+    while True:
+        while b"\r\n\r\n" not in buffer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        buffer = buffer.partition(b"\r\n\r\n")[2]
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+
+
+def gunicorn_app_dir(out: Path) -> Path:
+    """gunicorn imports its app by name: write `bench_app:app` into OUT/app/."""
+    folder = (out / "app").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench_app.py").write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '5')])\n"
+        "    return [b'hello']\n")
+    return folder
+
+
+def start(kind: str, out: Path, **options) -> Server:
+    """A trivial 'hello' server of any kind (the socket kind gets a keep-alive raw handler)."""
+    if kind == "socket":
+        return serve(keepalive_handler, kind=kind, **options)
+    if kind == "gunicorn":
+        return serve("bench_app:app", kind=kind, app_dir=str(gunicorn_app_dir(out)), **options)
+    return serve(hello_app, kind=kind, **options)
+
+
+def load_answers(notebook: Path) -> dict:
+    """The namespace left by running a solution notebook's answer cells (nbgrader `solution: true`)
+    in order, in this process. Answer cells only define things (functions, classes, constants) and
+    carry their own imports, so that benchmarks and tests can use the reference code directly."""
+    import nbformat
+
+    namespace: dict = {"__name__": f"answers_{notebook.stem}"}
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(compile(cell.source, f"{notebook.name}:{cell.metadata['nbgrader'].get('grade_id')}",
+                         "exec"), namespace)
+    return namespace
