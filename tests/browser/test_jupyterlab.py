@@ -1,0 +1,240 @@
+"""The course in the JupyterLab learners use: open each lesson in the real UI (headless Chromium),
+Run > Run All Cells, wait for the kernel and the latency plot, and fail on any error output.
+
+Screenshots go to build/browser/: <notebook>-1-opened.png, -2-plot.png, -3-end.png, and on failure
+<notebook>-FAILED.png with <notebook>-FAILED.txt (the page's text of what went wrong).
+Run with `make test-browser` (it installs Chromium and Playwright); see conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from .conftest import ROOT, SHOTS
+
+# The lessons the browser test opens. A missing one FAILS (it is part of the course), never skips.
+NOTEBOOKS = ["00_start_here", "01_raw_socket"]
+
+# Tracebacks a lesson prints ON PURPOSE (to stderr, not as an error output), by exception name, e.g.
+# 00's broken app whose server-side traceback must show in the cell that made the request. Each one
+# listed must appear (the lesson shows it), and any other is a failure.
+EXPECTED_TRACEBACKS = {
+    "00_start_here": ["ZeroDivisionError"],
+    "01_raw_socket": [],
+}
+
+OPEN_TIMEOUT_MS = 90_000     # page load, kernel start
+RUN_TIMEOUT_MS = 150_000     # Run All Cells to idle (the headless budget is 30 s; the UI adds some)
+PLOT_TIMEOUT_MS = 30_000
+
+# The state of the open notebook, read from JupyterLab's own models (window.jupyterapp) and its DOM.
+STATE_JS = r"""() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || !panel.sessionContext) return null;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const cells = [];
+  panel.content.widgets.forEach((cell, index) => {
+    if (cell.model.type !== 'code') return;
+    const outputs = [];
+    for (let i = 0; i < cell.model.outputs.length; i++) outputs.push(cell.model.outputs.get(i).toJSON());
+    const prompt = cell.node.querySelector('.jp-InputArea-prompt');
+    cells.push({
+      index: index,
+      count: cell.model.executionCount,
+      prompt: prompt ? prompt.textContent.trim() : '',
+      tags: cell.model.getMetadata('tags') || [],
+      source: cell.model.sharedModel.getSource().slice(0, 300),
+      outputs: outputs,
+    });
+  });
+  return {
+    path: panel.context.path,
+    kernel: kernel ? kernel.status : 'none',
+    indicator: (panel.node.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status || '',
+    cells: cells,
+  };
+}"""
+
+# Done: the kernel is idle, no cell is queued or running, and every code cell ran (or one failed,
+# after which JupyterLab does not run the rest).
+DONE_JS = "() => { const s = (" + STATE_JS + r""")();
+  if (!s || s.kernel !== 'idle' || s.indicator !== 'idle') return false;
+  if (s.cells.some(c => c.prompt.includes('*'))) return false;
+  const failed = s.cells.some(c => c.outputs.some(o => o.output_type === 'error'));
+  return failed || s.cells.every(c => c.count !== null);
+}"""
+
+PLOT_JS = r"""() => Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(
+    '.jp-OutputArea-output img')).some(img => img.complete && img.naturalWidth > 0)"""
+
+STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+
+
+def exception_names(text: str) -> list[str]:
+    """The exception name that ends each 'Traceback (most recent call last):' in `text`."""
+    names = []
+    for block in text.split("Traceback (most recent call last):")[1:]:
+        for line in block.splitlines():
+            match = re.match(r"([A-Za-z_][\w.]*)(:|$)", line)
+            if match and not line.startswith((" ", "\t")):
+                names.append(match.group(1).rsplit(".", 1)[-1])
+                break
+    return names
+
+
+def problems_in(state: dict, stderr_texts: list[str], stem: str) -> list[str]:
+    """What is wrong with a finished run, each with the text of the output that shows it."""
+    problems = []
+    for cell in state["cells"]:
+        for output in cell["outputs"]:
+            if output["output_type"] == "error" and "raises-exception" not in cell["tags"]:
+                problems.append(f"cell {cell['index']} raised {output['ename']}: {output['evalue']}\n"
+                                f"--- its source:\n{cell['source']}\n--- its traceback:\n"
+                                + re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(output["traceback"])))
+    not_run = [c["index"] for c in state["cells"] if c["count"] is None]
+    if not_run:
+        problems.append(f"cells that never ran: {not_run}")
+    found = [(name, text) for text in stderr_texts for name in exception_names(text)]
+    expected = list(EXPECTED_TRACEBACKS.get(stem, []))
+    for name, text in found:
+        if name in expected:
+            expected.remove(name)
+        else:
+            problems.append(f"unexpected traceback ({name}) printed to stderr:\n{text}")
+    for name in expected:
+        problems.append(f"the {name} traceback this lesson shows on purpose did not appear in the "
+                        f"page (stderr outputs with a traceback: {[n for n, _ in found]})")
+    return problems
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), timeout=15_000)
+
+
+def open_and_run_all(page, lab, path: str) -> dict:
+    """Open `path` (relative to the served folder) in JupyterLab, Run > Run All Cells, wait until it
+    is done. Returns the notebook's state plus the page's stderr and error output texts."""
+    stem = path.rsplit("/", 1)[-1].removesuffix(".ipynb")
+    started = time.monotonic()
+    # A workspace of its own, so that JupyterLab opens this notebook alone.
+    page.goto(f"{lab.url}lab/workspaces/{stem}/tree/{path}?token={lab.token}", timeout=OPEN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => { const p = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        f" return p && p.context && p.context.path === '{path}'"
+        " && p.sessionContext.session && p.sessionContext.session.kernel"
+        " && p.sessionContext.session.kernel.status === 'idle'; }",
+        timeout=OPEN_TIMEOUT_MS)
+    opened = time.monotonic() - started
+    shot(page, f"{stem}-1-opened")
+
+    # Run > Run All Cells, as a learner would.
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    page.wait_for_function(DONE_JS, timeout=RUN_TIMEOUT_MS, polling=250)
+    state = page.evaluate(STATE_JS)
+    state["seconds"] = {"open": round(opened, 1), "run": round(time.monotonic() - started - opened, 1)}
+    state["stderr_tracebacks"] = [text for text in page.locator(STDERR).all_inner_texts()
+                                  if "Traceback" in text]
+    state["error_outputs"] = page.locator('.jp-OutputArea-output[data-mime-type*="error"]').all_inner_texts()
+    return state
+
+
+def report_failure(page, lab, stem: str, error: BaseException, state: dict | None) -> None:
+    """Save a screenshot and the page's text of what went wrong, and print the gist for the CI log."""
+    report = [f"{stem} failed: {error}"]
+    try:
+        shot(page, f"{stem}-FAILED")
+        report.append("dialogs: " + json.dumps(page.locator(".jp-Dialog").all_inner_texts()))
+        report.append("state: " + json.dumps(state or page.evaluate(STATE_JS), indent=1)[:20_000])
+        report.append("page text:\n" + page.locator("body").inner_text()[:20_000])
+    except Exception as inner:
+        report.append(f"(could not read the page: {inner!r})")
+    report.append("JupyterLab log ends:\n" + lab.log_tail())
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / f"{stem}-FAILED.txt").write_text("\n\n".join(report))
+    print(f"\n{report[0]}\n(screenshot and page text: build/browser/{stem}-FAILED.png, .txt)\n"
+          f"{report[-1]}")
+
+
+def shut_down_kernel(lab, path: str) -> None:
+    for session in lab.api("GET", "api/sessions"):
+        if session["path"] == path:
+            lab.api("DELETE", f"api/sessions/{session['id']}")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
+    notebook = ROOT / "notebooks" / f"{stem}.ipynb"
+    assert notebook.exists(), f"{notebook.relative_to(ROOT)} does not exist (the course needs it)"
+    for old in SHOTS.glob(f"{stem}-*"):
+        old.unlink()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    path, state = f"notebooks/{stem}.ipynb", None
+    try:
+        state = open_and_run_all(page, jupyterlab, path)
+        problems = problems_in(state, state["stderr_tracebacks"], stem)
+        problems += [f"an output of error type:\n{text}" for text in state["error_outputs"]]
+        assert not problems, "\n\n".join(problems)
+
+        page.wait_for_function(PLOT_JS, timeout=PLOT_TIMEOUT_MS)
+        plot = page.locator(".jp-OutputArea-output img").first
+        plot.scroll_into_view_if_needed()
+        width, height = plot.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        shot(page, f"{stem}-2-plot")
+        page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
+        shot(page, f"{stem}-3-end")
+        print(f"{stem}: opened in {state['seconds']['open']} s, ran in {state['seconds']['run']} s, "
+              f"{len(state['cells'])} code cells, plot {width}x{height} px")
+    except BaseException as error:
+        if page_errors:
+            error.add_note(f"errors in the page: {page_errors}")
+        report_failure(page, jupyterlab, stem, error, state)
+        raise
+    finally:
+        shut_down_kernel(jupyterlab, path)
+
+
+BROKEN_CELLS = [
+    # a traceback printed to stderr that no lesson expects
+    "import sys, traceback\ntry:\n    {}['missing']\nexcept KeyError:\n    traceback.print_exc()",
+    # an uncaught exception: JupyterLab stops Run All here
+    "1 / 0",
+    "print('never runs')",
+]
+
+
+@pytest.mark.timeout(120)
+def test_the_check_sees_errors_in_the_page(jupyterlab, page):
+    """The detector is not blind: a notebook with a stray traceback and an uncaught error fails it."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(code) for code in BROKEN_CELLS],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path = "selftest/selftest_broken.ipynb"
+    (jupyterlab.root / "selftest").mkdir(exist_ok=True)
+    nbformat.write(notebook, jupyterlab.root / path)
+    try:
+        state = open_and_run_all(page, jupyterlab, path)
+    finally:
+        shut_down_kernel(jupyterlab, path)
+    problems = "\n".join(problems_in(state, state["stderr_tracebacks"], "broken"))
+    assert "unexpected traceback (KeyError)" in problems, problems
+    assert "cell 1 raised ZeroDivisionError: division by zero" in problems, problems
+    assert "cells that never ran: [2]" in problems, problems
+    assert EXPECTED_TRACEBACKS["00_start_here"] and "ZeroDivisionError" in problems_in(
+        {"cells": []}, [], "00_start_here")[0]  # an expected traceback that is missing fails too
+
+
+def test_exception_names():
+    text = ("[werkzeug server http://127.0.0.1:1] GET / failed\nTraceback (most recent call last):\n"
+            '  File "x.py", line 1, in app\n    1 / 0\n    ~~^~~\nZeroDivisionError: division by zero\n'
+            "Traceback (most recent call last):\n  File \"y\", line 2\nhttp.client.RemoteDisconnected: gone\n")
+    assert exception_names(text) == ["ZeroDivisionError", "RemoteDisconnected"]
