@@ -1,4 +1,4 @@
-"""The command line: ``python -m socket2flask.grading labs | bundle | grade ...`` (see ``--help``)."""
+"""The command line: make labs/ from solutions/, write the teacher's bundle, grade submissions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import os
 import sys
 from pathlib import Path
 
+from .grader import Grade, Limits, grade_all, submission_names, write_gradebook, write_report
+from .labs import find_lab, lab_notebook, sync_labs, write_bundle
+from .notebook import LabError, questions, read
+
 
 def main(argv: list[str] | None = None) -> int:
-    from .notebook import LabError
-
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
@@ -46,8 +48,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _labs(args: argparse.Namespace) -> int:
-    from .labs import sync_labs
-
     stale = sync_labs(args.solutions, args.labs, check_only=args.check)
     for line in stale:
         message = f"stale: {line} (run `make labs`, commit labs/)" if args.check else f"updated: {line}"
@@ -56,18 +56,12 @@ def _labs(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from .labs import write_bundle
-
     written = write_bundle(args.solutions, args.out)
     print(f"{len(written)} lab(s) with hidden tests in {args.out}: for the teacher, never for learners.")
     return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grader import Grade, Limits, grade_all, submission_names, write_gradebook, write_report
-    from .labs import find_lab, lab_notebook
-    from .notebook import questions, read
-
     path = find_lab(args.lab, args.bundle, args.solutions)
     lab = lab_notebook(read(path), path.name, hidden_tests=True)
     qs, paths = questions(lab), list(dict.fromkeys(args.submissions))
