@@ -21,6 +21,7 @@ from kernels import execute_notebook, text_of
 LESSON = ROOT / "notebooks" / "04_mini_flask.ipynb"
 SOLUTION = ROOT / "solutions" / "04_mini_flask_lab.ipynb"
 BOOKSHELF = ROOT / "notebooks" / "miniflask" / "bookshelf.py"
+SHORTLY = ROOT / "notebooks" / "miniflask" / "shortly_app.py"
 MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$|^\s*### STUB ")
 
 
@@ -48,11 +49,15 @@ def expect(actual, expected, *, given=None, hint=""):
 
 
 def framework(overrides: dict[str, str] | None = None) -> dict:
-    """The namespace left by the solution's answer cells (some replaced), run in this process."""
+    """The namespace left by the solution's answer cells (some replaced) and given code cells, run
+    in order in this process."""
     namespace: dict = {"__name__": "step4_answers", "expect": expect}
-    for grade_id, source in answers().items():
-        source = (overrides or {}).get(grade_id, source)
-        exec(compile(source, f"{SOLUTION.name}:{grade_id}", "exec"), namespace)
+    for cell in solution_cells():
+        meta = nbgrader(cell)
+        if meta.get("solution") or (meta.get("locked") and not meta.get("grade")
+                                    and meta.get("grade_id") != "setup"):
+            source = (overrides or {}).get(meta["grade_id"], cell.source)
+            exec(compile(source, f"{SOLUTION.name}:{meta['grade_id']}", "exec"), namespace)
     return namespace
 
 
@@ -142,8 +147,10 @@ WRONG = [
      "run() listens on every interface"),
     ("q8", "q1_answer", 'current_app: "App" = LocalProxy(', SHARED_REQUEST + 'current_app: "App" = LocalProxy(',
      "a plain global request, shared by every thread"),
-    ("q9", "q9_answer", '{"Location": F.url_for("note", note_id=note_id)}', '{}',
-     "POST /notes without a Location header"),
+    ("q9", "q9_answer", "return F.redirect(link_target, 302)", "return F.redirect(link_target, 301)",
+     "a permanent redirect: browsers would skip the click counter"),
+    ("q9", "q9_answer", "click_count=storage.get_clicks(short_id)", "click_count=0",
+     "the details page does not count clicks"),
 ]
 
 
@@ -162,7 +169,7 @@ def flask_module_of(namespace: dict) -> types.ModuleType:
     return namespace["framework_module"]()
 
 
-def load_app(path: Path, framework_module: types.ModuleType | None, name: str):
+def load_module(path: Path, framework_module: types.ModuleType | None, name: str) -> types.ModuleType:
     """Import an app file with `flask` meaning framework_module (None: the real Flask)."""
     module = types.ModuleType(name)
     module.__file__ = str(path)
@@ -174,17 +181,22 @@ def load_app(path: Path, framework_module: types.ModuleType | None, name: str):
         exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     finally:
         sys.modules["flask"] = real
-    for logger in (getattr(module.app, "logger", None),):
-        if logger is not None:
-            logger.disabled = True
-    return module.app
+    return module
+
+
+def load_app(path: Path, framework_module: types.ModuleType | None, name: str):
+    app = load_module(path, framework_module, name).app
+    app.logger.disabled = True      # an app's expected crashes (the test app's /crash) stay quiet
+    return app
 
 
 def everything(app, request: dict) -> tuple:
-    """Status, every header in order, and the body: stricter than the lab's comparison."""
+    """Status, every header in order (but Date: a second may tick), and the body: stricter than
+    the lab's comparison."""
     request = dict(request)
     response = Client(app).open(request.pop("path"), method=request.pop("method", "GET"), **request)
-    return response.status, list(response.headers.items()), response.get_data()
+    headers = [(name, value) for name, value in response.headers.items() if name != "Date"]
+    return response.status, headers, response.get_data()
 
 
 @pytest.mark.timeout(120)
@@ -227,6 +239,20 @@ def test_the_lessons_bookshelf_gives_flasks_bytes():
              {"path": "/api/books"}, {"path": "/static/style.css"}, {"path": "/books/1", "method": "HEAD"}]
     for step in steps:
         assert everything(ours, step) == everything(theirs, step), step
+
+
+def test_the_shortly_port_gives_flasks_bytes(tmp_path):
+    namespace = framework()
+    apps = [load_module(SHORTLY, module, f"step4_shortly_{label}").create_app(
+            {"sqlite_path": tmp_path / f"{label}.sqlite3", "redis_url": None})
+            for label, module in (("ours", flask_module_of(namespace)), ("flask", None))]
+    assert type(apps[0]).__module__ == "step4_answers" and isinstance(apps[1], flask.Flask)
+    steps = [{"path": "/"}, {"path": "/", "method": "POST", "data": {"url": "https://example.com/?q=<x>"}},
+             {"path": "/1"}, {"path": "/1+"}, {"path": "/", "method": "POST", "data": {"url": "nope"}},
+             {"path": "/", "method": "POST"}, {"path": "/zz"}, {"path": "/Z"}, {"path": "/1", "method": "PUT"},
+             {"path": "/1+", "method": "HEAD"}, {"path": "/static/style.css"}, {"path": "/static/x.css"}]
+    for step in steps:
+        assert everything(apps[0], step) == everything(apps[1], step), step
 
 
 def run_simple_call(app, **arguments) -> tuple:
