@@ -13,6 +13,7 @@ import gc
 import json
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 import flask
@@ -105,6 +106,26 @@ def dispatch(apps: dict, rounds: int, n: int) -> dict[str, dict[str, float]]:
             for path, by_app in samples.items()}
 
 
+def over_loopback(apps: dict, rounds: int, per_round: int) -> dict[str, probe.Latency]:
+    """GET /user/42 on each app behind werkzeug's server, raw client; the rounds visit the servers
+    in turn and each app's rounds are merged into one Latency."""
+    servers = {name: serve(app, name=f"bench-04-{name}") for name, app in apps.items()}
+    try:
+        parts: dict[str, list[probe.Latency]] = {name: [] for name in servers}
+        for _ in range(rounds):
+            for name, server in servers.items():
+                parts[name].append(probe.measure(server.url + "/user/42", per_round, client="raw",
+                                                 warmup=5))
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {name: probe.Latency(samples=[x for r in results for x in r.samples],
+                                errors=sum(r.errors for r in results),
+                                status_counts=sum((r.status_counts for r in results), Counter()),
+                                elapsed=sum(r.elapsed for r in results))
+            for name, results in parts.items()}
+
+
 def plot_dispatch(costs: dict[str, dict[str, float]], out: Path) -> None:
     names = list(next(iter(costs.values())))
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100, layout="constrained")
@@ -150,16 +171,17 @@ def run(report: list[str], quick: bool, out: Path) -> None:
                "of them on every request.", "", "![dispatch](mini_flask_dispatch.png)", ""]
     plot_dispatch(costs, out)
 
-    count = 300 if quick else 2000
-    loopback = {}
-    for name in ("werkzeug app", "mini-Flask", "Flask"):
-        with serve(apps[name], name=f"bench-04-{name}") as server:
-            loopback[name] = probe.measure(server.url + "/user/42", count, client="raw")
-        progress(f"loopback {name}: {loopback[name]}")
+    rounds, per_round = (3, 100) if quick else (10, 200)
+    count = rounds * per_round
+    loopback = over_loopback({name: apps[name] for name in ("werkzeug app", "mini-Flask", "Flask")},
+                             rounds, per_round)
+    for name, result in loopback.items():
+        progress(f"loopback {name}: {result}")
     flask_p50 = loopback["Flask"].p50
     report += ["## Step 4: the same apps over loopback", "",
                f"`GET /user/42` behind werkzeug's threaded server, raw keep-alive client, {count} "
-               "requests (werkzeug's server closes each connection).", "",
+               f"requests per app in {rounds} rounds that visit the servers in turn (werkzeug's server "
+               "closes each connection).", "",
                "| app | p50 | p99 | req/s | p50 / Flask p50 |", "|---|---:|---:|---:|---:|"]
     for name, result in loopback.items():
         report.append(f"| {name} | {plots.duration(result.p50)} | {plots.duration(result.p99)} | "
