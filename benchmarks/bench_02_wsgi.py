@@ -88,7 +88,7 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         report.append(f"| {name} | " + " | ".join(f"{by_level[c].rps:,.0f} req/s" for c in levels) + " |")
     report += ["", "![latency](wsgi_latency.png)", "", "![sweep](wsgi_sweep.png)", ""]
 
-    report += ["A Flask app (one route) on our server and on werkzeug's, same client:", ""]
+    report += ["A Flask app (one route) on the same four servers, same client:", ""]
     running = servers(flask_app(), answers["make_handler"])
     try:
         on_flask = {name: probe.measure(server.url, n, client="raw") for name, server in running.items()}
