@@ -163,7 +163,7 @@ def lab_dumps(nb) -> str:
     return dumps(nb)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(120)
 def test_the_bundle_keeps_hidden_tests_but_no_answers_and_no_outputs(tmp_path):
     shutil.copytree(FIXTURES / "solutions", tmp_path / "solutions")
     solution = read(tmp_path / "solutions" / FIXTURE_LAB.name)
@@ -176,6 +176,9 @@ def test_the_bundle_keeps_hidden_tests_but_no_answers_and_no_outputs(tmp_path):
     assert "def test_rejects_garbage" in text and BEGIN_SOLUTION not in text and "old output" not in text
     assert all(not c.get("outputs") for c in bundle.cells)
     assert find_lab("0", tmp_path / "build" / "grader", tmp_path / "solutions").parent.name == "grader"
+    graded = cli("grade", str(FIXTURES / "submissions" / "correct.ipynb"), "--lab", "0", cwd=tmp_path)
+    assert graded.returncode == 0, graded.stderr  # graded from the bundle, by the lab's number
+    assert "correct: 3 of 3 (ok" in graded.stderr
     with pytest.raises(LabError):
         find_lab("7", tmp_path / "build" / "grader", tmp_path / "solutions")
 

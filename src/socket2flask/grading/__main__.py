@@ -63,7 +63,9 @@ def _bundle(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     path = find_lab(args.lab, args.bundle, args.solutions)
-    lab = lab_notebook(read(path), path.name, hidden_tests=True)
+    lab = read(path)
+    if not lab.metadata.get("socket2flask", {}).get("hidden_tests"):  # a solution, not the bundle
+        lab = lab_notebook(lab, path.name, hidden_tests=True)
     qs, paths = questions(lab), list(dict.fromkeys(args.submissions))
     submissions = dict(zip(submission_names(paths), paths))
     limits = Limits(cell=args.cell_timeout, notebook=args.notebook_timeout, test=args.test_timeout,
