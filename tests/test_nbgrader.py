@@ -49,13 +49,14 @@ def normalised(source: str) -> str:
 
 
 def solution_lines(cell) -> set[str]:
-    """The code lines between BEGIN SOLUTION and END SOLUTION in a solution cell, less those its
-    own stub (`### STUB` lines) shows learners anyway, such as a signature."""
-    inside = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
-    lines = {line.strip() for block in inside for line in block.splitlines()}
+    """The code lines between BEGIN SOLUTION and END SOLUTION in a solution cell, less those that
+    learners see anyway: the cell's given code outside the markers, and its own `### STUB` lines."""
+    region = r"### BEGIN SOLUTION\n(.*?)### END SOLUTION"
+    lines = {line.strip() for block in re.findall(region, cell.source, re.S) for line in block.splitlines()}
+    given = {line.strip() for line in re.sub(region, "", cell.source, flags=re.S).splitlines()}
     stub = {line.strip().removeprefix("### STUB").strip() for line in cell.source.splitlines()
             if line.strip().startswith("### STUB")}
-    return lines - stub - {"", "raise NotImplementedError()"}
+    return lines - given - stub - {"", "raise NotImplementedError()"}
 
 
 @pytest.mark.timeout(900)
