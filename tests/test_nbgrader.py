@@ -48,10 +48,15 @@ def normalised(source: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def solution_lines(cell) -> list[str]:
-    """The code lines between BEGIN SOLUTION and END SOLUTION in a solution cell."""
-    inside = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
-    return [line.strip() for block in inside for line in block.splitlines() if line.strip()]
+def solution_lines(cell) -> set[str]:
+    """The code lines between BEGIN SOLUTION and END SOLUTION in a solution cell, less those that
+    learners see anyway: the cell's given code outside the markers, and its own `### STUB` lines."""
+    region = r"### BEGIN SOLUTION\n(.*?)### END SOLUTION"
+    lines = {line.strip() for block in re.findall(region, cell.source, re.S) for line in block.splitlines()}
+    given = {line.strip() for line in re.sub(region, "", cell.source, flags=re.S).splitlines()}
+    stub = {line.strip().removeprefix("### STUB").strip() for line in cell.source.splitlines()
+            if line.strip().startswith("### STUB")}
+    return lines - given - stub - {"", "raise NotImplementedError()"}
 
 
 @pytest.mark.timeout(900)
@@ -76,8 +81,8 @@ def test_nbgrader_generates_the_same_student_version_as_ours(solution, nbgrader_
         if meta.get("solution"):  # an answer: no solution line survives, and a stub raises
             for version in (their, our):
                 assert "NotImplementedError" in version.source
-                kept = set(solution_lines(original)) & {l.strip() for l in version.source.splitlines()}
-                assert not kept - {"raise NotImplementedError()"}, f"{meta['grade_id']}: {kept}"
+                kept = solution_lines(original) & {line.strip() for line in version.source.splitlines()}
+                assert not kept, f"{meta['grade_id']}: solution lines left in: {kept}"
         else:  # markdown, given code and tests: identical, hidden tests gone from both
             assert normalised(their.source) == normalised(our.source), meta.get("grade_id")
             assert "HIDDEN TESTS" not in our.source
