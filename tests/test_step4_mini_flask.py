@@ -16,7 +16,7 @@ import pytest
 from werkzeug.test import Client
 
 from conftest import ROOT
-from kernels import execute_notebook, text_of
+from kernels import text_of
 
 LESSON = ROOT / "notebooks" / "04_mini_flask.ipynb"
 SOLUTION = ROOT / "solutions" / "04_mini_flask_lab.ipynb"
@@ -291,8 +291,8 @@ def test_lesson_and_solution_build_the_same_framework():
 
 
 @pytest.mark.timeout(300)
-def test_the_lesson_shows_the_race_the_fix_and_the_same_answers(tmp_path):
-    _, leaks, nb = execute_notebook(LESSON, tmp_path)
+def test_the_lesson_shows_the_race_the_fix_and_the_same_answers(run_notebook):
+    _, leaks, nb = run_notebook(LESSON)   # the run that test_notebooks.py checks too
     assert not leaks
     text = "\n".join(text_of(cell.outputs) for cell in nb.cells if cell.cell_type == "code")
     naive = re.search(r"8 clients at a time: (\d+) of 40 answers wrong, for example", text)
