@@ -96,3 +96,16 @@ def test_app_error_shows_in_the_requesting_cell_and_check_raises(tmp_path):
     errors = [o for o in check_cell.outputs if o["output_type"] == "error"]
     assert errors and errors[0]["ename"] == "ServerError" and "a bug in the app" in errors[0]["evalue"]
     assert not found
+
+
+@pytest.mark.timeout(120)
+def test_show_links_to_the_browser_url_and_renders_the_page_inline(tmp_path):
+    with kernel(tmp_path, tmp_path) as client:
+        run_code(client, SERVE_CELL.replace('"2"', '"23"').replace('b"ok"', 'b"<h1>it &amp; works</h1>"'))
+        shown = run_code(client, "import os; os.environ['JUPYTERHUB_SERVICE_PREFIX'] = '/user/x/'\n"
+                                 "server.show('/page')")
+        page = shown[0]["data"]["text/html"]
+        port = text_of(run_code(client, "print(server.port)")).strip()
+        assert f'href="/user/x/proxy/{port}/page"' in page
+        assert 'srcdoc="&lt;h1&gt;it &amp;amp; works&lt;/h1&gt;"' in page and "sandbox" in page
+        run_code(client, "server.stop()")

@@ -109,3 +109,14 @@ def test_exchange_with_nothing_listening_returns_empty_bytes():
         url = server.url
     recorded = wire.exchange(url, raw=b"GET / HTTP/1.1\r\n\r\n", timeout=1)
     assert recorded.response == b""
+
+
+def test_exchange_shows_a_redirect_instead_of_following_it():
+    def moved(environ, start_response):
+        start_response("302 Found", [("Location", "/elsewhere"), ("Content-Length", "0")])
+        return [b""]
+
+    with serve(moved, kind="werkzeug") as server:
+        recorded = wire.exchange(server)
+    assert recorded.response.startswith(b"HTTP/1.1 302") and b"Location: /elsewhere" in recorded.response
+    assert recorded.request.count(b"GET ") == 1

@@ -98,6 +98,7 @@ def _start_socket(server: Server, handler: Callable[[socket.socket, Any], None],
     class ThreadingServer(socketserver.ThreadingTCPServer):
         daemon_threads = True
         allow_reuse_address = True  # SO_REUSEADDR: rebind at once, past old connections' TIME_WAIT
+        request_queue_size = 128  # the listen backlog; socketserver's 5 drops bursts of connects
 
     _run_socketserver(server, ThreadingServer((server.host, server.port), Connection))
 

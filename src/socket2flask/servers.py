@@ -13,9 +13,13 @@ server it started before. An exception inside an app is printed in the cell that
 from __future__ import annotations
 
 import atexit
+import html
+import os
 import sys
 import threading
 import traceback
+import urllib.error
+import urllib.request
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +45,29 @@ class Server:
 
     url = property(lambda self: f"http://{self.host}:{self.port}")
     running = property(lambda self: not self._stopped.is_set())
+
+    @property
+    def browser_url(self) -> str:
+        """The URL for your browser. Locally that is `url`. On JupyterHub or Binder the browser runs
+        on another machine, where 127.0.0.1 is not this kernel's machine: there, go through the
+        Jupyter server's own proxy (jupyter-server-proxy) under the hub's prefix for this user."""
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+        return f"{prefix.rstrip('/')}/proxy/{self.port}/" if prefix else f"{self.url}/"
+
+    def show(self, path: str = "/", height: int = 300) -> None:
+        """In a notebook: a link for your browser, and the page itself, fetched here and shown
+        inline (sandboxed), so that it works wherever the browser is."""
+        from IPython.display import HTML, display
+
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as response:
+                page = response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:  # a 404 or 500 page is still a page to show
+            page = error.read().decode("utf-8", "replace")
+        link = self.browser_url.rstrip("/") + path
+        display(HTML(f'<p>Open <a href="{link}" target="_blank">{html.escape(link)}</a></p>'
+                     f'<iframe sandbox srcdoc="{html.escape(page)}" style="width: 100%; '
+                     f'height: {height}px; border: 1px solid #ccc"></iframe>'))
 
     def report(self, summary: str) -> None:
         """Record the exception being handled and print it in the cell that is running now."""

@@ -106,7 +106,8 @@ def exchange(url_or_server: Any, method: str = "GET", path: str = "/",
     if raw is None and client == "requests":
         with requests.Session() as session:  # closing it closes the connection, ending the relay
             session.request(method, f"http://127.0.0.1:{relay_port}{path}", data=body or None,
-                            headers={"Host": host, **(headers or {})}, timeout=timeout)
+                            headers={"Host": host, **(headers or {})}, timeout=timeout,
+                            allow_redirects=False)  # one exchange: show the 3xx, do not follow it
     else:
         with Connection("127.0.0.1", relay_port, timeout) as conn:
             conn.send(raw if raw is not None else build_request(method, path, host, headers, body))

@@ -1,0 +1,8 @@
+"""Checks and grades for the labs (DESIGN.md section 5), importing nothing else from socket2flask.
+
+In a lab: ``from socket2flask.grading import check, check_all, expect``; for teachers:
+``python -m socket2flask.grading labs | bundle | grade`` (``--help`` for each)."""
+
+from .check import check, check_all, expect
+
+__all__ = ["check", "check_all", "expect"]

@@ -1,0 +1,247 @@
+"""Batch grading: each submission runs in a kernel of its own (own temporary folder, time and
+resource limits), with the lab's own test cells in place of its own; a cell that kills or wedges
+the kernel is skipped on a run from the top in a fresh kernel. Every submission gets a grade."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell, new_notebook
+
+from .check import MIME, PASSED
+from .notebook import Question, grading, is_test, loads, questions, write_atomic
+
+RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
+GRACE = 3  # seconds an interrupted kernel has to become idle before it counts as wedged
+SETUP = "from socket2flask.grading.check import begin_grading\nbegin_grading({}, {}, {}, {})"
+# Before each test cell: the grader's own check and expect, whatever the cells above redefined.
+TEST_PREFIX = "from socket2flask.grading import check, expect\n"
+
+
+@dataclass
+class Limits:  # for one submission: seconds, and megabytes per kernel
+    cell: int = 30
+    notebook: int = 300
+    test: float | None = None  # None: the lab's own (check's default, or check(timeout=...))
+    startup: int = 60
+    memory_mb: int = 2048
+    file_mb: int = 64
+
+
+@dataclass
+class Grade:  # one submission's: points per question, a status and plain reasons
+    name: str
+    points: dict[str, float]
+    status: str  # ok, errors (some cell failed), unreadable, or grader error
+    reasons: list[str] = field(default_factory=list)
+    tests: dict[str, list[dict]] = field(default_factory=dict)  # question -> each test's outcome
+    seconds: float = 0.0
+
+
+class _Step(NamedTuple):  # one cell to run, where it comes from, the question it answers or tests
+    cell: NotebookNode
+    where: str
+    question: str | None
+    is_test: bool
+
+
+class _Client(NotebookClient):
+    """nbclient keeping only errors and check results: a submission may print megabytes."""
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
+        if msg["msg_type"] == "error" or MIME in msg["content"].get("data", {}):
+            return super().output(outs, msg, display_id, cell_index)
+        return None
+
+
+async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Grade:
+    """Grade one submitted notebook with the tests of ``lab`` (a solution or bundle notebook)."""
+    started, qs = time.monotonic(), questions(lab)
+    zero = {q.id: 0.0 for q in qs}
+    try:
+        data = path.read_bytes()
+        if not data.strip():
+            raise ValueError("the file is empty")
+        submission = loads(data.decode("utf-8"))
+    except (OSError, ValueError) as error:  # bad JSON and bad UTF-8 are ValueErrors too
+        return Grade(name, zero, "unreadable", [f"not a notebook: {error}"])
+    try:
+        with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as tmp:
+            folder = Path(tmp)
+            for sub in ("work", "home", "tmp", "runtime"):
+                (folder / sub).mkdir()
+            (folder / "work" / path.name).write_bytes(data)  # the submission may look at itself
+            steps, broke, deadline = _plan(lab, submission, qs), {}, started + limits.notebook
+            for _ in range(RUNS):  # from the top again, without each cell that broke the kernel
+                results, trouble, broken_at = await _run_once(steps, broke, limits, folder, deadline)
+                if broken_at is None:
+                    break
+                broke[broken_at] = trouble[broken_at]
+    except Exception as error:  # a bug of ours must cost one row, not the batch
+        return Grade(name, zero, "grader error", [f"{type(error).__name__}: {error}"])
+    trouble.update(broke)
+    points, reasons = _score(qs, steps, results, trouble)
+    return Grade(name, points, "errors" if trouble else "ok", reasons, results, time.monotonic() - started)
+
+
+async def grade_all(submissions: dict[str, Path], lab: NotebookNode, limits: Limits, jobs: int,
+                    done: Callable[[Grade], None]) -> list[Grade]:
+    """Grade submissions (name -> path), ``jobs`` at a time; ``done`` hears of each one at once."""
+    slots = asyncio.Semaphore(jobs)
+
+    async def one(name: str, path: Path) -> Grade:
+        async with slots:
+            result = await grade(path, name, lab, limits)
+        done(result)
+        return result
+
+    return list(await asyncio.gather(*(one(name, path) for name, path in submissions.items())))
+
+
+def submission_names(paths: list[Path]) -> list[str]:
+    """Short unique names: each path relative to the folder all submissions share, minus .ipynb."""
+    full = [p.resolve() for p in paths]
+    common = Path(os.path.commonpath([p.parent for p in full]))
+    return [p.relative_to(common).with_suffix("").as_posix() for p in full]
+
+
+def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> list[_Step]:
+    """The submission's code cells, with the lab's version of each locked (test or given) cell."""
+    owner = {grading(lab.cells[i])["grade_id"]: q.id for q in qs for i in [*q.answer_cells, q.test_cell]}
+    locked = {grading(c)["grade_id"]: c for c in lab.cells if grading(c).get("locked")}
+    steps, seen = [], set()
+    for n, cell in enumerate(submission.cells, 1):
+        gid = grading(cell).get("grade_id")
+        if gid is not None and gid in seen:
+            continue  # a copy of a cell already run
+        seen.add(gid)
+        cell = locked.get(gid, cell)
+        if cell.cell_type == "code":
+            steps.append(_Step(cell, f"cell {n}", owner.get(gid), gid in locked and is_test(cell)))
+    for gid, cell in locked.items():
+        if gid not in seen and is_test(cell):
+            steps.append(_Step(cell, f"the tests of {gid}", gid, True))
+    return steps
+
+
+async def _run_once(steps: list[_Step], skip: dict[int, str], limits: Limits, folder: Path,
+                    deadline: float) -> tuple[dict, dict[int, str], int | None]:
+    """One run in a fresh kernel; stops at the first step that kills or wedges the kernel."""
+    results: dict[str, list[dict]] = {}
+    trouble: dict[int, str] = {}
+    setup = SETUP.format(limits.test, limits.memory_mb, limits.notebook + limits.startup, limits.file_mb)
+    cells = [new_code_cell((TEST_PREFIX if s.is_test else "") + s.cell.get("source", "")) for s in steps]
+    async with _kernel(new_notebook(cells=[new_code_cell(setup), *cells]), limits, folder) as client:
+        setup_cell = await client.async_execute_cell(client.nb.cells[0], 0)
+        if setup_cell.outputs:  # only an error is kept
+            raise RuntimeError(f"the kernel could not start grading: {setup_cell.outputs[0].get('evalue')}")
+        for n, step in enumerate(steps):
+            left = deadline - time.monotonic()
+            if n in skip:
+                continue
+            if left <= 0:
+                trouble[n] = f"{step.where} did not run: the notebook used its {limits.notebook} s"
+                continue
+            # A test cell answers to the notebook's limit: each test has its own inside check().
+            client.timeout = math.ceil(left if step.is_test else min(limits.cell, left))
+            try:
+                cell = await client.async_execute_cell(client.nb.cells[n + 1], n + 1)
+            except CellTimeoutError:
+                trouble[n] = f"timed out after {client.timeout} s in {step.where}"
+                if await _interrupted(client):
+                    continue
+                return results, trouble, n
+            except DeadKernelError:
+                trouble[n] = f"{step.where} stopped the kernel (os._exit, a signal, or out of memory)"
+                return results, trouble, n
+            for out in cell.outputs:
+                if out.output_type == "error":
+                    trouble[n] = f"{step.where} raised {out.ename}: {out.evalue}".removesuffix(": ")[:300]
+                elif step.is_test:
+                    results[step.question] = out.data[MIME]["tests"]
+    return results, trouble, None
+
+
+async def _interrupted(client: _Client) -> bool:
+    """Interrupt a cell that ran out of time; True if the kernel answers again within GRACE."""
+    await client.km.interrupt_kernel()
+    client.timeout = GRACE
+    try:  # queued behind the interrupted cell: it runs only once the kernel is free again
+        await client.async_execute_cell(new_code_cell("pass"), 0)
+        return True
+    except (CellTimeoutError, DeadKernelError):
+        return False
+
+
+@asynccontextmanager
+async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterator[_Client]:
+    """A kernel living in ``folder`` (cwd, HOME, TMPDIR, runtime dir), killed at the end."""
+    # No kernel_dirs: the only kernel found is ipykernel's own, of this very Python (the venv's).
+    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]),
+                            connection_file=str(folder / "runtime" / "kernel.json"))
+    client = _Client(nb, km=km, allow_errors=True, timeout=limits.cell, startup_timeout=limits.startup,
+                     extra_arguments=["--IPKernelApp.capture_fd_output=False"])  # os.write(1): the log
+    home, tmp = str(folder / "home"), str(folder / "tmp")
+    env = {**os.environ, "HOME": home, "USERPROFILE": home, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp,
+           "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), "MPLBACKEND": "Agg"}
+    with open(folder / "kernel.log", "wb") as log:
+        try:
+            await client.async_start_new_kernel(cwd=str(folder / "work"), env=env, stdout=log, stderr=log)
+            await client.async_start_new_kernel_client()
+            yield client
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
+
+
+def _score(qs: list[Question], steps: list[_Step], results: dict,
+           trouble: dict[int, str]) -> tuple[dict[str, float], list[str]]:
+    """Full points for a question whose tests all passed; else 0, and the first reason why."""
+    points, reasons = {}, []
+    for q in qs:
+        tests = results.get(q.id, [])
+        points[q.id] = float(q.points) if tests and all(t["status"] == PASSED for t in tests) else 0.0
+        if not points[q.id]:
+            own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
+            failed = [f"{t['test']}: {t['message'].splitlines()[0]}" for t in tests if t["status"] != PASSED]
+            reasons.append(f"{q.id}: {(own + failed + ['its tests did not run'])[0]}")
+    return points, reasons + [why for n, why in sorted(trouble.items()) if steps[n].question is None]
+
+
+def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None:
+    """One CSV row per submission, written atomically: nobody ever reads half a gradebook."""
+    text, top = io.StringIO(), sum(q.points for q in qs)
+    rows = csv.writer(text)
+    rows.writerow(["submission", *(q.id for q in qs), "total", "max", "status", "reasons"])
+    for g in grades:
+        points = [f"{g.points[q.id]:g}" for q in qs] + [f"{sum(g.points.values()):g}", f"{top:g}"]
+        rows.writerow([g.name, *points, g.status, "; ".join(g.reasons)])
+    write_atomic(path, text.getvalue())
+
+
+def write_report(folder: Path, qs: list[Question], g: Grade) -> None:
+    """The JSON report of one submission, with each test's verdict, for the teacher."""
+    report = {"submission": g.name, "status": g.status, "total": sum(g.points.values()),
+              "max": sum(q.points for q in qs), "seconds": round(g.seconds, 2), "reasons": g.reasons,
+              "questions": {q.id: {"title": q.title, "points": g.points[q.id], "max": q.points,
+                                   "tests": g.tests.get(q.id, [])} for q in qs}}
+    write_atomic(folder / f"{g.name}.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
