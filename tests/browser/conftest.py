@@ -236,6 +236,10 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
     finally:
         killed = stop_lab(lab, process)
         assert not killed, f"these processes outlived JupyterLab and were killed: {killed}"
+        # Chromium and Playwright's driver were closed before (browser_context depends on this).
+        left = [Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+                for pid in process_tree(os.getpid())[1:]]
+        assert not left, f"the browser test left processes behind: {left}"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -68,8 +68,10 @@ DONE_JS = "() => { const s = (" + STATE_JS + r""")();
   return failed || s.cells.every(c => c.count !== null);
 }"""
 
-PLOT_JS = r"""() => Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(
-    '.jp-OutputArea-output img')).some(img => img.complete && img.naturalWidth > 0)"""
+# Every image in an output area (the latency plots) has loaded and has a size.
+PLOT_JS = r"""() => { const images = Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(
+    '.jp-OutputArea-output img'));
+  return images.length > 0 && images.every(img => img.complete && img.naturalWidth > 0); }"""
 
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 
@@ -116,26 +118,39 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), timeout=15_000)
 
 
+def wait_until(page, js: str, timeout_ms: int, what: str) -> None:
+    """Wait for `js` to be true in the page; on timeout, say what did not happen."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(js, timeout=timeout_ms, polling=250)
+    except PlaywrightTimeout:
+        raise TimeoutError(f"{what} within {timeout_ms / 1000:.0f} s") from None
+
+
 def open_and_run_all(page, lab, path: str) -> dict:
     """Open `path` (relative to the served folder) in JupyterLab, Run > Run All Cells, wait until it
     is done. Returns the notebook's state plus the page's stderr and error output texts."""
     stem = path.rsplit("/", 1)[-1].removesuffix(".ipynb")
+    for old in SHOTS.glob(f"{stem}-*"):  # screenshots and failure reports of an earlier run
+        old.unlink()
     started = time.monotonic()
     # A workspace of its own, so that JupyterLab opens this notebook alone.
     page.goto(f"{lab.url}lab/workspaces/{stem}/tree/{path}?token={lab.token}", timeout=OPEN_TIMEOUT_MS)
-    page.wait_for_function(
-        "() => { const p = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        f" return p && p.context && p.context.path === '{path}'"
-        " && p.sessionContext.session && p.sessionContext.session.kernel"
-        " && p.sessionContext.session.kernel.status === 'idle'; }",
-        timeout=OPEN_TIMEOUT_MS)
+    wait_until(page, "() => { const p = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+               f" return p && p.context && p.context.path === '{path}'"
+               " && p.sessionContext.session && p.sessionContext.session.kernel"
+               " && p.sessionContext.session.kernel.status === 'idle'; }",
+               OPEN_TIMEOUT_MS, f"{path} did not open with an idle kernel")
     opened = time.monotonic() - started
     shot(page, f"{stem}-1-opened")
+    ran_before = [c["index"] for c in page.evaluate(STATE_JS)["cells"] if c["count"] is not None]
+    assert not ran_before, f"{path} was committed with execution counts (cells {ran_before}): strip it"
 
     # Run > Run All Cells, as a learner would.
     page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    page.wait_for_function(DONE_JS, timeout=RUN_TIMEOUT_MS, polling=250)
+    wait_until(page, DONE_JS, RUN_TIMEOUT_MS, "Run All Cells did not finish")
     state = page.evaluate(STATE_JS)
     state["seconds"] = {"open": round(opened, 1), "run": round(time.monotonic() - started - opened, 1)}
     state["stderr_tracebacks"] = [text for text in page.locator(STDERR).all_inner_texts()
@@ -144,21 +159,39 @@ def open_and_run_all(page, lab, path: str) -> dict:
     return state
 
 
+def where_it_stopped(state: dict, dialogs: list[str]) -> str:
+    """A few lines for the CI log: how far the run got, and the text of the cell it stopped in."""
+    cells = state["cells"]
+    lines = [f"kernel {state['kernel']}; {sum(c['count'] is not None for c in cells)} of {len(cells)} "
+             f"code cells ran"]
+    stuck = [c for c in cells if "*" in c["prompt"]]
+    for cell in stuck[:1]:
+        outputs = "".join(o.get("text", "") for o in cell["outputs"] if o["output_type"] == "stream")
+        lines.append(f"running (or queued) from cell {cell['index']}: {cell['source'].splitlines()[0]!r}"
+                     f"\n--- its output so far:\n{outputs[-3000:]}")
+    lines += [f"dialog on the page: {text}" for text in dialogs]
+    return "\n".join(lines)
+
+
 def report_failure(page, lab, stem: str, error: BaseException, state: dict | None) -> None:
-    """Save a screenshot and the page's text of what went wrong, and print the gist for the CI log."""
+    """Save a screenshot and the page's text of what went wrong; add the gist to the error."""
     report = [f"{stem} failed: {error}"]
     try:
         shot(page, f"{stem}-FAILED")
-        report.append("dialogs: " + json.dumps(page.locator(".jp-Dialog").all_inner_texts()))
-        report.append("state: " + json.dumps(state or page.evaluate(STATE_JS), indent=1)[:20_000])
-        report.append("page text:\n" + page.locator("body").inner_text()[:20_000])
+        state = state or page.evaluate(STATE_JS)
+        dialogs = page.locator(".jp-Dialog").all_inner_texts()
+        if state:
+            error.add_note(where_it_stopped(state, dialogs))
+            report.append(where_it_stopped(state, dialogs))
+        report.append("state: " + json.dumps(state, indent=1)[:30_000])
+        report.append("the notebook's text in the page:\n"
+                      + page.locator(".jp-NotebookPanel").first.inner_text(timeout=5_000)[:30_000])
     except Exception as inner:
         report.append(f"(could not read the page: {inner!r})")
     report.append("JupyterLab log ends:\n" + lab.log_tail())
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / f"{stem}-FAILED.txt").write_text("\n\n".join(report))
-    print(f"\n{report[0]}\n(screenshot and page text: build/browser/{stem}-FAILED.png, .txt)\n"
-          f"{report[-1]}")
+    error.add_note(f"screenshot and page text: build/browser/{stem}-FAILED.png and .txt")
 
 
 def shut_down_kernel(lab, path: str) -> None:
@@ -172,8 +205,6 @@ def shut_down_kernel(lab, path: str) -> None:
 def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
     notebook = ROOT / "notebooks" / f"{stem}.ipynb"
     assert notebook.exists(), f"{notebook.relative_to(ROOT)} does not exist (the course needs it)"
-    for old in SHOTS.glob(f"{stem}-*"):
-        old.unlink()
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     path, state = f"notebooks/{stem}.ipynb", None
@@ -183,15 +214,16 @@ def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
         problems += [f"an output of error type:\n{text}" for text in state["error_outputs"]]
         assert not problems, "\n\n".join(problems)
 
-        page.wait_for_function(PLOT_JS, timeout=PLOT_TIMEOUT_MS)
-        plot = page.locator(".jp-OutputArea-output img").first
+        wait_until(page, PLOT_JS, PLOT_TIMEOUT_MS, "no latency plot image rendered")
+        images = page.locator(".jp-OutputArea-output img")
+        plot = images.first
         plot.scroll_into_view_if_needed()
         width, height = plot.evaluate("img => [img.naturalWidth, img.naturalHeight]")
         shot(page, f"{stem}-2-plot")
         page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
         shot(page, f"{stem}-3-end")
         print(f"{stem}: opened in {state['seconds']['open']} s, ran in {state['seconds']['run']} s, "
-              f"{len(state['cells'])} code cells, plot {width}x{height} px")
+              f"{len(state['cells'])} code cells, {images.count()} plot(s), the first {width}x{height} px")
     except BaseException as error:
         if page_errors:
             error.add_note(f"errors in the page: {page_errors}")
