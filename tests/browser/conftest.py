@@ -105,6 +105,13 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def command_of(pid: int) -> str:
+    try:
+        return f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip()
+    except OSError:
+        return f"{pid}: (gone)"
+
+
 # ---------------------------------------------------------------------------------------------------
 # JupyterLab
 
@@ -187,16 +194,19 @@ def stop_lab(lab: Lab | None, process: subprocess.Popen) -> list[str]:
     while (left := [pid for pid in tree if pid != process.pid and alive(pid)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in left:
+        killed.append(command_of(pid))
         try:
-            killed.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip())
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
     return killed
 
 
-@pytest.fixture(scope="session")
+# Package scope: both end when tests/browser is done, before any other test runs (Playwright's sync
+# API keeps an event loop running in this thread, where other tests need asyncio.run()).
+@pytest.fixture(scope="package")
 def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
+    ours_before = set(process_tree(os.getpid()))
     base = tmp_path_factory.mktemp("jupyterlab")
     served = base / "served"
     shutil.copytree(ROOT / "notebooks", served / "notebooks",
@@ -206,7 +216,9 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", "--port=0",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={served}",
-               # a safety net should this test process be killed before it can stop the server
+               # a safety net should this test process be killed before it can stop the server:
+               # idle kernels end after 10 minutes, then the server after 15 without activity
+               "--MappingKernelManager.cull_idle_timeout=600",
                "--ServerApp.shutdown_no_activity_timeout=900",
                "--LabApp.expose_app_in_browser=True"]  # window.jupyterapp: read cell models
     if os.getuid() == 0:
@@ -237,15 +249,14 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
         killed = stop_lab(lab, process)
         assert not killed, f"these processes outlived JupyterLab and were killed: {killed}"
         # Chromium and Playwright's driver were closed before (browser_context depends on this).
-        left = [Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-                for pid in process_tree(os.getpid())[1:]]
+        left = [command_of(pid) for pid in set(process_tree(os.getpid())) - ours_before if alive(pid)]
         assert not left, f"the browser test left processes behind: {left}"
 
 
 # ---------------------------------------------------------------------------------------------------
 # Chromium
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_context(jupyterlab, tmp_path_factory):  # closed before JupyterLab stops
     from playwright.sync_api import sync_playwright
 

@@ -41,6 +41,13 @@ STATE_JS = r"""() => {
     if (cell.model.type !== 'code') return;
     const outputs = [];
     for (let i = 0; i < cell.model.outputs.length; i++) outputs.push(cell.model.outputs.get(i).toJSON());
+    // What the page shows, output by output (one .jp-OutputArea-child per output model).
+    const shown = Array.from(cell.node.querySelectorAll('.jp-OutputArea-child')).map((child, i) => {
+      const rendered = child.querySelector('.jp-OutputArea-output');
+      return {type: outputs[i] ? outputs[i].output_type : '?',
+              mime: rendered ? rendered.dataset.mimeType || '' : '',
+              text: rendered ? rendered.textContent : ''};
+    });
     const prompt = cell.node.querySelector('.jp-InputArea-prompt');
     cells.push({
       index: index,
@@ -49,6 +56,7 @@ STATE_JS = r"""() => {
       tags: cell.model.getMetadata('tags') || [],
       source: cell.model.sharedModel.getSource().slice(0, 300),
       outputs: outputs,
+      shown: shown,
     });
   });
   return {
@@ -73,7 +81,7 @@ PLOT_JS = r"""() => { const images = Array.from(window.jupyterapp.shell.currentW
     '.jp-OutputArea-output img'));
   return images.length > 0 && images.every(img => img.complete && img.naturalWidth > 0); }"""
 
-STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+STDERR = "application/vnd.jupyter.stderr"  # JupyterLab renders stderr streams AND errors with it
 
 
 def exception_names(text: str) -> list[str]:
@@ -88,7 +96,13 @@ def exception_names(text: str) -> list[str]:
     return names
 
 
-def problems_in(state: dict, stderr_texts: list[str], stem: str) -> list[str]:
+def stderr_tracebacks(state: dict) -> list[tuple[int, str]]:
+    """(cell index, text) of each stderr stream the page shows with a traceback in it (not errors)."""
+    return [(cell["index"], shown["text"]) for cell in state["cells"] for shown in cell["shown"]
+            if shown["mime"] == STDERR and shown["type"] == "stream" and "Traceback" in shown["text"]]
+
+
+def problems_in(state: dict, stem: str) -> list[str]:
     """What is wrong with a finished run, each with the text of the output that shows it."""
     problems = []
     for cell in state["cells"]:
@@ -100,16 +114,19 @@ def problems_in(state: dict, stderr_texts: list[str], stem: str) -> list[str]:
     not_run = [c["index"] for c in state["cells"] if c["count"] is None]
     if not_run:
         problems.append(f"cells that never ran: {not_run}")
-    found = [(name, text) for text in stderr_texts for name in exception_names(text)]
+    found = [(index, name, text) for index, text in stderr_tracebacks(state)
+             for name in exception_names(text)]
     expected = list(EXPECTED_TRACEBACKS.get(stem, []))
-    for name, text in found:
+    for index, name, text in found:
         if name in expected:
             expected.remove(name)
         else:
-            problems.append(f"unexpected traceback ({name}) printed to stderr:\n{text}")
+            problems.append(f"cell {index} printed an unexpected traceback ({name}) to stderr:\n{text}")
+    problems += [f"cell {cell['index']} shows an output of error type:\n{shown['text']}"
+                 for cell in state["cells"] for shown in cell["shown"] if "error" in shown["mime"]]
     for name in expected:
         problems.append(f"the {name} traceback this lesson shows on purpose did not appear in the "
-                        f"page (stderr outputs with a traceback: {[n for n, _ in found]})")
+                        f"page (stderr outputs with a traceback: {[name for _, name, _ in found]})")
     return problems
 
 
@@ -130,7 +147,7 @@ def wait_until(page, js: str, timeout_ms: int, what: str) -> None:
 
 def open_and_run_all(page, lab, path: str) -> dict:
     """Open `path` (relative to the served folder) in JupyterLab, Run > Run All Cells, wait until it
-    is done. Returns the notebook's state plus the page's stderr and error output texts."""
+    is done. Returns the notebook's state (STATE_JS) and how long it took."""
     stem = path.rsplit("/", 1)[-1].removesuffix(".ipynb")
     for old in SHOTS.glob(f"{stem}-*"):  # screenshots and failure reports of an earlier run
         old.unlink()
@@ -153,9 +170,6 @@ def open_and_run_all(page, lab, path: str) -> dict:
     wait_until(page, DONE_JS, RUN_TIMEOUT_MS, "Run All Cells did not finish")
     state = page.evaluate(STATE_JS)
     state["seconds"] = {"open": round(opened, 1), "run": round(time.monotonic() - started - opened, 1)}
-    state["stderr_tracebacks"] = [text for text in page.locator(STDERR).all_inner_texts()
-                                  if "Traceback" in text]
-    state["error_outputs"] = page.locator('.jp-OutputArea-output[data-mime-type*="error"]').all_inner_texts()
     return state
 
 
@@ -210,8 +224,7 @@ def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
     path, state = f"notebooks/{stem}.ipynb", None
     try:
         state = open_and_run_all(page, jupyterlab, path)
-        problems = problems_in(state, state["stderr_tracebacks"], stem)
-        problems += [f"an output of error type:\n{text}" for text in state["error_outputs"]]
+        problems = problems_in(state, stem)
         assert not problems, "\n\n".join(problems)
 
         wait_until(page, PLOT_JS, PLOT_TIMEOUT_MS, "no latency plot image rendered")
@@ -257,12 +270,15 @@ def test_the_check_sees_errors_in_the_page(jupyterlab, page):
         state = open_and_run_all(page, jupyterlab, path)
     finally:
         shut_down_kernel(jupyterlab, path)
-    problems = "\n".join(problems_in(state, state["stderr_tracebacks"], "broken"))
-    assert "unexpected traceback (KeyError)" in problems, problems
+    problems = "\n".join(problems_in(state, "broken"))
+    assert "cell 0 printed an unexpected traceback (KeyError)" in problems, problems
+    assert "(ZeroDivisionError) to stderr" not in problems, "an error output counted as stderr"
     assert "cell 1 raised ZeroDivisionError: division by zero" in problems, problems
     assert "cells that never ran: [2]" in problems, problems
+    shown = [(item["type"], item["mime"]) for item in state["cells"][1]["shown"]]
+    assert shown == [("error", STDERR)], f"the page shows the uncaught error as {shown}"
     assert EXPECTED_TRACEBACKS["00_start_here"] and "ZeroDivisionError" in problems_in(
-        {"cells": []}, [], "00_start_here")[0]  # an expected traceback that is missing fails too
+        {"cells": []}, "00_start_here")[0]  # an expected traceback that is missing fails too
 
 
 def test_exception_names():
