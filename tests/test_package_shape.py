@@ -14,8 +14,14 @@ ALLOWED = {"servers": {"kinds"}, "kinds": set(), "httpclient": set(), "probe": {
 
 
 def imported_modules(path) -> set[str]:
+    """The package's modules that `path` imports at run time (imports for type checkers only,
+    under `if TYPE_CHECKING:`, run nothing)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            node.body = []
     names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             names.add((node.module or "").split(".")[0])
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("socket2flask."):
