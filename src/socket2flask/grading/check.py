@@ -81,8 +81,7 @@ def check_all() -> None:
 
 
 def begin_grading(time_limit: float | None, memory_mb: int, cpu_s: int, file_mb: int) -> None:
-    """Called by the batch grader in each kernel before any submitted code: hand results over, use
-    its time limit per test, and cap memory, CPU time, file size and processes where the OS can."""
+    """In a grader's kernel, before any submitted code: report results, cap time, memory and files."""
     _grading.update(time_limit=time_limit)
     try:
         import resource

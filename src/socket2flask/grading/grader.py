@@ -135,16 +135,18 @@ def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> li
     locked = {grading(c)["grade_id"]: c for c in lab.cells if grading(c).get("locked")}
     steps, seen = [], set()
     for n, cell in enumerate(submission.cells, 1):
-        gid = grading(cell).get("grade_id")
-        if gid is not None and gid in seen:
+        if (gid := grading(cell).get("grade_id")) is not None and gid in seen:
             continue  # a copy of a cell already run
         seen.add(gid)
         cell = locked.get(gid, cell)
         if cell.cell_type == "code":
             steps.append(_Step(cell, f"cell {n}", owner.get(gid), gid in locked and is_test(cell)))
-    for gid, cell in locked.items():
-        if gid not in seen and is_test(cell):
-            steps.append(_Step(cell, f"the tests of {gid}", gid, True))
+    order = {grading(c).get("grade_id"): i for i, c in enumerate(lab.cells)}
+    for gid, cell in locked.items():  # put back what the submission deleted, where the lab has it
+        if gid not in seen and cell.cell_type == "code":
+            after = [k for k, s in enumerate(steps) if order.get(grading(s.cell).get("grade_id"), -1) > order[gid]]
+            where = f"the tests of {gid}" if is_test(cell) else f"the lab's given cell {gid}"
+            steps.insert(after[0] if after else len(steps), _Step(cell, where, owner.get(gid), is_test(cell)))
     return steps
 
 
