@@ -97,6 +97,17 @@ def test_headings_and_answer_cells_look_like_the_other_labs():
             assert len(stub.splitlines()) <= 40, (grading(cell)["grade_id"], len(stub.splitlines()))
 
 
+WRONG_IDS = '''  # plain INSERT, no UNIQUE(url): the same URL gets a new id each time
+class SqliteStorage(SqliteStorage):
+    def __init__(self, path):
+        self.path = str(path)
+        with sqlite_connection(self.path) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY, url TEXT, clicks INTEGER DEFAULT 0)")
+    def insert_url(self, url):
+        with sqlite_connection(self.path) as db:
+            return base36_encode(db.execute("INSERT INTO urls (url) VALUES (?)", (url,)).lastrowid)
+'''
+
 # Plausible wrong answers: (question, code run after the reference answers, what check() must say).
 WRONG = {
     "q1: any case and length in the converter": ("q1", '''
@@ -239,16 +250,8 @@ class SqliteStorage(SqliteStorage):
     def increment_clicks(self, short_id):
         self.db.execute("UPDATE urls SET clicks = clicks + 1 WHERE id = ?", (base36_decode(short_id),))
 ''', ["4 threads clicking", "ProgrammingError", "connect in each call"]),
-    "q5: ids not kept for the same URL": ("q5", '''
-class SqliteStorage(SqliteStorage):
-    def __init__(self, path):
-        self.path = str(path)
-        with sqlite_connection(self.path) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY, url TEXT, clicks INTEGER DEFAULT 0)")
-    def insert_url(self, url):
-        with sqlite_connection(self.path) as db:
-            return base36_encode(db.execute("INSERT INTO urls (url) VALUES (?)", (url,)).lastrowid)
-''', ["insert a, b, a", "got:      ['1', '2', '3']", "UNIQUE(url), INSERT OR IGNORE"]),
+    "q5: ids not kept for the same URL": ("q5", WRONG_IDS, ["insert a, b, a", "got:      ['1', '2', '3']",
+                                                           "UNIQUE(url), INSERT OR IGNORE"]),
     "q5: a malformed id raises": ("q5", '''
 class SqliteStorage(SqliteStorage):
     def get_url(self, short_id):
@@ -292,6 +295,8 @@ class ShortlyApp(ShortlyApp):
         return self.render(request, "short_link_details.html", short_id=short_id, link_target=link_target,
                            link_host=urlsplit(link_target).hostname, click_count=self.storage.get_clicks(short_id))
 ''', ["GET /zz and /zz+ (unknown)", "got:      (404, 200)", "raise NotFound()"]),
+    "q7 after q5's ids not kept for the same URL": ("q7", WRONG_IDS,
+                                                    ["the Location headers", "check q5 (a URL stored before"]),
     "q7: redirects followed": ("q7", '''
 def answers_both_ways(app, method, path, data=None):
     def essentials(status, headers, body):
