@@ -9,10 +9,16 @@ from pathlib import Path
 from socket2flask.servers import Server, serve
 
 STARTED = time.perf_counter()
+HIGHLIGHTS: list[str] = []  # one line per headline figure, for the README (run.py --readme)
 
 
 def progress(message: str) -> None:
     print(f"[bench {time.perf_counter() - STARTED:6.1f} s] {message}", flush=True)
+
+
+def highlight(line: str) -> None:
+    """A headline figure of this run: it goes into HIGHLIGHTS.md and, with --readme, the README."""
+    HIGHLIGHTS.append(line)
 
 
 def hello_app(environ, start_response):
@@ -54,9 +60,10 @@ def start(kind: str, out: Path, **options) -> Server:
 
 
 def load_answers(notebook: Path) -> dict:
-    """The namespace left by running a solution notebook's answer cells (nbgrader `solution: true`)
-    in order, in this process. Answer cells only define things (functions, classes, constants) and
-    carry their own imports, so that benchmarks and tests can use the reference code directly."""
+    """The namespace left by running a solution notebook's code in this process, in order: its
+    answer cells and the code it gives learners (setup and locked given cells), but not its tests.
+    Answer cells only define things (functions, classes, constants), so that benchmarks and tests
+    can use the reference code directly."""
     import sys
     import types
 
@@ -67,7 +74,7 @@ def load_answers(notebook: Path) -> dict:
     sys.modules[module.__name__] = module
     for cell in nbformat.read(notebook, as_version=4).cells:
         grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and grading.get("solution"):
+        if cell.cell_type == "code" and grading and not grading.get("grade"):
             code = compile(cell.source, f"{notebook.name}:{grading.get('grade_id')}", "exec",
                            dont_inherit=True)  # not this file's `from __future__` imports
             exec(code, module.__dict__)

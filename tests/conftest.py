@@ -41,6 +41,22 @@ def app_for(kind: str):
     return APPS.get(kind, hello_app)
 
 
+@pytest.fixture(scope="session")
+def run_notebook(tmp_path_factory):
+    """Execute a notebook once per test session (kernels.execute_notebook), and share the result:
+    (seconds, leaks, executed notebook). The notebook tests and the lesson tests read one run."""
+    from kernels import execute_notebook
+
+    done: dict[Path, tuple] = {}
+
+    def run(path: Path) -> tuple:
+        if path not in done:
+            done[path] = execute_notebook(path, tmp_path_factory.mktemp(path.stem))
+        return done[path]
+
+    return run
+
+
 @pytest.fixture(autouse=True)
 def no_servers_left():
     """Every test must stop the servers it starts."""

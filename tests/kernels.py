@@ -137,3 +137,15 @@ def execute_notebook(path: Path, root: Path, cell_timeout: float = 60) -> tuple[
         while (found := new_leaks(before, leaks(client))) and time.monotonic() < deadline:
             time.sleep(0.1)
     return seconds, found, nb
+
+
+def cell_texts(nb) -> list[tuple[str, str]]:
+    """(source, printed text) of every code cell of an executed notebook."""
+    return [(cell.source, text_of(cell.outputs)) for cell in nb.cells if cell.cell_type == "code"]
+
+
+def output_of(texts: list[tuple[str, str]], fragment: str) -> str:
+    """The printed text of the one code cell whose source contains `fragment`."""
+    found = [text for source, text in texts if fragment in source]
+    assert len(found) == 1, f"{len(found)} cells contain {fragment!r}"
+    return found[0]

@@ -145,3 +145,38 @@ def test_check_all_reruns_every_checked_question_into_a_table(kernel, capsys):
         "2 of 2 questions pass. (Only questions whose test cell ran are listed: run the whole notebook"
         " first, Run > Run All Cells.)",
     ]
+
+
+@pytest.mark.timeout(20)
+def test_an_exception_shows_where_and_who_called_and_the_docstring_hint(kernel, capsys):
+    run_cell('''
+def decode(text):
+    return int(text, 36)
+
+def get_url(short_id):
+    return decode(short_id.upper() + "!")
+''', kernel)
+    run_cell('''
+def test_lookup():
+    """looking up a short id
+
+    Hint: decode the id as it came, then look it up.
+    """
+    expect(get_url("ab"), 371)
+
+def test_plain_assert():
+    """an assertion with a hint
+
+    Hint: compare bytes with bytes.
+    """
+    assert get_url.__name__ == "nope", "the function has the wrong name"
+
+check("q5")
+''', kernel)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  ✗ looking up a short id: your code raised ValueError: invalid literal for int() with base 36: 'AB!'"
+    assert lines[2].startswith("      in decode, line 3: return int(text, 36)")
+    assert lines[3].startswith("      called from get_url, line 6: return decode(")
+    assert lines[4] == "      hint:     decode the id as it came, then look it up."
+    assert lines[5:] == ["  ✗ an assertion with a hint: the function has the wrong name",
+                         "      hint:     compare bytes with bytes."]

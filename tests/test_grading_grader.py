@@ -46,6 +46,7 @@ EXPECTED = {
     "empty": (0, 0, "unreadable", "not a notebook: the file is empty"),
     "deletes_tests": (2, 0, "ok", "q2: 200 OK: wrong result"),
     "unanswered_lab": (0, 0, "ok", "q1: a simple GET: not answered yet; q2: 200 OK: not answered yet"),
+    "wrong_lab": (0, 0, "wrong lab", "this notebook is solutions/99_other_lab.ipynb, not the lab"),
 }
 
 
@@ -96,6 +97,9 @@ def test_broken_submissions_get_a_plain_reason_and_never_hurt_the_others(tmp_pat
     folder = tmp_path / "in"
     shutil.copytree(FIXTURES / "submissions", folder)
     shutil.copy(FIXTURES / "labs" / FIXTURE_LAB.name, folder / "unanswered_lab.ipynb")
+    other = read(FIXTURES / "labs" / FIXTURE_LAB.name)  # a teacher's mix-up: another lab's notebook
+    other.metadata["socket2flask"]["generated_from"] = "solutions/99_other_lab.ipynb"
+    (folder / "wrong_lab.ipynb").write_text(dumps(other))
     (folder / "not_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "x = 1"')
     (folder / "empty.ipynb").write_bytes(b"")  # these two are made here: no tool should find them in git
     started = time.monotonic()

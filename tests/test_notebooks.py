@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from kernels import execute_notebook
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
 # Seconds each notebook may take headless on 2 cores (the issues' budgets); default 30.
@@ -21,9 +20,9 @@ run_times: dict[Path, float] = {}
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_notebook_runs_clean(path: Path, tmp_path):
+def test_notebook_runs_clean(path: Path, run_notebook):
     before = sorted(p.name for p in path.parent.iterdir())
-    seconds, leaks, _ = execute_notebook(path, tmp_path)
+    seconds, leaks, _ = run_notebook(path)
     run_times[path] = seconds
     assert not leaks, f"{path.name} left behind: {leaks}"
     budget = BUDGETS.get(path.stem, 30)

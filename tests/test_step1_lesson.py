@@ -14,23 +14,17 @@ import re
 import pytest
 
 from conftest import ROOT
-from kernels import execute_notebook, text_of
+from kernels import cell_texts, output_of
 
 LESSON = ROOT / "notebooks" / "01_raw_socket.ipynb"
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory) -> list[tuple[str, str]]:
+def outputs(run_notebook) -> list[tuple[str, str]]:
     """(source, printed text) of every code cell of the executed lesson."""
-    _, leaks, nb = execute_notebook(LESSON, tmp_path_factory.mktemp("lesson01"))
+    _, leaks, nb = run_notebook(LESSON)
     assert not leaks
-    return [(cell.source, text_of(cell.outputs)) for cell in nb.cells if cell.cell_type == "code"]
-
-
-def output_of(outputs: list[tuple[str, str]], fragment: str) -> str:
-    found = [text for source, text in outputs if fragment in source]
-    assert len(found) == 1, f"{len(found)} cells contain {fragment!r}"
-    return found[0]
+    return cell_texts(nb)
 
 
 @pytest.mark.timeout(180)

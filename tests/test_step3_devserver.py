@@ -72,13 +72,15 @@ def test_reloader_and_debugger_in_a_subprocess(tmp_path):
         assert crash.status_code == 500 and "ZeroDivisionError" in crash.text
         secret = re.search(r'SECRET = "(\w+)"', crash.text).group(1)
         frame = re.findall(r'<div class="frame" id="frame-(\d+)"', crash.text)[-1]
-        command = {"__debugger__": "yes", "cmd": "secret_number * 2", "frm": frame, "s": secret}
+        # The answer is wrapped in a marker no process id or page text can contain by chance.
+        command = {"__debugger__": "yes", "cmd": "'ran:%d:ran' % (secret_number * 2)",
+                   "frm": frame, "s": secret}
         with requests.Session() as browser:
-            assert "84" not in browser.get(url, params=command, timeout=5).text  # no PIN, no code
+            assert "ran:84:ran" not in browser.get(url, params=command, timeout=5).text  # no PIN
             unlock = browser.get(url, params={"__debugger__": "yes", "cmd": "pinauth", "pin": pin,
                                               "s": secret}, timeout=5)
             assert unlock.json()["auth"] is True
-            assert "84" in browser.get(url, params=command, timeout=5).text
+            assert "ran:84:ran" in browser.get(url, params=command, timeout=5).text
 
         os.utime(script)  # the reloader restarts the child on the same port
         output.wait_for(r"Detected change in .*dev\.py")

@@ -129,14 +129,14 @@ def _run(test: Callable[[], object], seconds: float) -> Outcome:
 
 
 def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome:
-    about = _about(test)
+    about, hint = _about(test), _hint(test)
     if error is None:
         return Outcome(about, PASSED)
     if isinstance(error, Mismatch):
         shown = [("input:   ", error.given), ("expected:", error.expected), ("got:     ", error.actual)]
         lines = ["wrong result"] + [f"{label} {_short(repr(v))}" for label, v in shown if v is not _NOTHING]
-        if error.hint:
-            lines.append(f"hint:     {error.hint}")
+        if error.hint or hint:
+            lines.append(f"hint:     {error.hint or hint}")
         return Outcome(about, FAILED, "\n".join(lines))
     frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_LIBRARIES)]
     last = frames[-1] if frames else None
@@ -144,13 +144,16 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
     if isinstance(error, NotImplementedError) or (isinstance(error, NameError) and in_test):
         return Outcome(about, NOT_ANSWERED, "not answered yet")  # a stub, or a name not defined yet
     if isinstance(error, AssertionError) and in_test:
-        return Outcome(about, FAILED, str(error) or f"this was false: {last.line}")  # type: ignore
+        lines = [str(error) or f"this was false: {last.line}"]  # type: ignore[union-attr]
+        return Outcome(about, FAILED, "\n".join(lines + [f"hint:     {hint}"] * bool(hint)))
     if isinstance(error, SystemExit):
         return Outcome(about, ERROR, "your code called sys.exit(): return or raise instead")
-    message = f"your code raised {type(error).__name__}: {_short(str(error))}"
-    if last and not in_test:  # where, in the learner's code: one line, not a traceback
-        message += f"\nin {last.name}, line {last.lineno}: {last.line}"
-    return Outcome(about, ERROR, message)
+    lines = [f"your code raised {type(error).__name__}: {_short(str(error))}"]
+    # Where, in the learner's code: the innermost frame, then who called it (not the whole trace).
+    yours = [f for f in frames if (f.filename, f.name) != (test.__code__.co_filename, test.__name__)]
+    for n, frame in enumerate(reversed(yours[-3:])):
+        lines.append(f"{'in' if n == 0 else 'called from'} {frame.name}, line {frame.lineno}: {frame.line}")
+    return Outcome(about, ERROR, "\n".join(lines + [f"hint:     {hint}"] * bool(hint)))
 
 
 def _report(question: str, outcomes: list[Outcome]) -> str:
@@ -178,6 +181,13 @@ def _about(test: Callable[[], object]) -> str:
     """What a test checks: the first line of its docstring, else its name in words."""
     doc = (test.__doc__ or "").strip()
     return doc.splitlines()[0] if doc else test.__name__.removeprefix("test_").replace("_", " ")
+
+
+def _hint(test: Callable[[], object]) -> str:
+    """The docstring's "Hint: ..." (to its end), shown whenever the test does not pass."""
+    doc = inspect.cleandoc(test.__doc__ or "")
+    _, found, hint = doc.partition("Hint:")
+    return " ".join(hint.split()) if found else ""
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -82,6 +82,8 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
         submission = loads(data.decode("utf-8"))
     except (OSError, ValueError) as error:  # bad JSON and bad UTF-8 are ValueErrors too
         return Grade(name, zero, "unreadable", [f"not a notebook: {error}"])
+    if (other := _other_lab(lab, submission)) is not None:
+        return Grade(name, zero, "wrong lab", [f"this notebook is {other}, not the lab being graded"])
     try:
         with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as tmp:
             folder = Path(tmp)
@@ -120,6 +122,17 @@ def submission_names(paths: list[Path]) -> list[str]:
     full = [p.resolve() for p in paths]
     common = Path(os.path.commonpath([p.parent for p in full]))
     return [p.relative_to(common).with_suffix("").as_posix() for p in full]
+
+
+def _other_lab(lab: NotebookNode, submission: NotebookNode) -> str | None:
+    """The lab a submission was made from, when that is not ``lab`` (a teacher's mix-up)."""
+    made_from = submission.metadata.get("socket2flask", {}).get("generated_from")
+    grading_from = lab.metadata.get("socket2flask", {}).get("generated_from")
+    if made_from and grading_from and made_from != grading_from:
+        return made_from
+    ours = {grading(c).get("grade_id") for c in lab.cells} - {None, "setup"}
+    theirs = {grading(c).get("grade_id") for c in submission.cells} - {None, "setup"}
+    return "another lab (none of its cells belong to this one)" if theirs and not ours & theirs else None
 
 
 def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> list[_Step]:
@@ -222,9 +235,16 @@ def _score(qs: list[Question], steps: list[_Step], results: dict,
         points[q.id] = float(q.points) if tests and all(t["status"] == PASSED for t in tests) else 0.0
         if not points[q.id]:
             own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
-            failed = [f"{t['test']}: {t['message'].splitlines()[0]}" for t in tests if t["status"] != PASSED]
+            failed = [f"{t['test']}: {_summary(t['message'])}" for t in tests if t["status"] != PASSED]
             reasons.append(f"{q.id}: {(own + failed + ['its tests did not run'])[0]}")
     return points, reasons + [why for n, why in sorted(trouble.items()) if steps[n].question is None]
+
+
+def _summary(message: str) -> str:
+    """A test's message on one line for the gradebook: its first line, and what came back."""
+    first, *details = message.splitlines() or [""]
+    got = next((line.split(":", 1)[1].strip() for line in details if line.startswith("got:")), "")
+    return f"{first}, got {got}"[:200] if got else first
 
 
 def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None:

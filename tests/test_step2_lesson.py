@@ -1,0 +1,118 @@
+"""Step 2 lesson: the demonstrations show what the text says they show.
+
+test_notebooks.py already runs the lesson for errors, time and leaks; here we run it once more and
+read its outputs: CGI starts a process per request, the notes' code fails on Python 3 (a `print`
+statement; a `str` body: 500 on wsgiref, a broken response on werkzeug), the environ is what PEP 3333
+says, the lesson's server frames, fails and closes as the text explains, the validator's messages
+are the ones the table reads, and the same Flask app answers identically on two servers.
+(Behaviour only: no timing is asserted.)
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import ROOT
+from kernels import cell_texts, output_of
+
+LESSON = ROOT / "notebooks" / "02_wsgi.ipynb"
+
+
+@pytest.fixture(scope="module")
+def outputs(run_notebook) -> list[tuple[str, str]]:
+    """(source, printed text) of every code cell of the executed lesson."""
+    _, leaks, nb = run_notebook(LESSON)
+    assert not leaks
+    return cell_texts(nb)
+
+
+@pytest.mark.timeout(180)
+def test_cgi_starts_a_process_per_request(outputs):
+    text = output_of(outputs, "def cgi_request(")
+    assert text.startswith("Status: 200 OK␍␊")
+    assert len(set(re.findall(r"Hello from process (\d+)", text))) == 3
+
+
+@pytest.mark.timeout(180)
+def test_the_notes_code_fails_on_python_3(outputs):
+    assert "Missing parentheses in call to 'print'" in output_of(outputs, "NOTES_SERVER = '''")
+    text = output_of(outputs, 'return "hello web"  # a str, as in the notes')
+    assert "wsgiref: 500" in text and "werkzeug: the request failed" in text
+    assert "write() argument must be a bytes instance" in text and "applications must write bytes" in text
+
+
+@pytest.mark.timeout(180)
+def test_the_environ_tables(outputs):
+    wsgiref_table = output_of(outputs, "def show_environ(")
+    assert re.search(r"QUERY_STRING\s+str\s+'a=python\+flask\+%E4%BD%A0%E5%A5%BD'", wsgiref_table)
+    assert re.search(r"wsgi\.input\s+BufferedReader", wsgiref_table)
+    ours = output_of(outputs, "def make_environ(")
+    assert "PATH_INFO              str            '/cafÃ©/a/b'" in ours
+    assert "HTTP_ACCEPT            str            'text/html,*/*'" in ours
+    assert "PATH_INFO as the app should read it: /café/a/b" in ours
+
+
+@pytest.mark.timeout(180)
+def test_framing_chunked_for_http_11_until_close_for_http_10(outputs):
+    text = output_of(outputs, "def countdown_app(")
+    chunked, until_close = text.split(">>> request", 2)[1:]
+    assert "Transfer-Encoding: chunked␍␊" in chunked and chunked.rstrip().endswith("0␍␊\n␍␊")
+    assert "Connection: close␍␊" in until_close and "chunked" not in until_close
+    assert until_close.rstrip().endswith("go!␊")
+
+
+@pytest.mark.timeout(180)
+def test_failures_before_and_after_the_head(outputs):
+    text = output_of(outputs, "def fails_early(")
+    assert "fails early: 500" in text and "fails late: the request failed" in text
+    response = text.split("<<< response", 1)[1].split("Traceback", 1)[0]
+    assert "first part, ␍␊" in response and "0␍␊" not in response  # cut: no last chunk
+    text = output_of(outputs, "def error_page_app(")
+    assert "before the headers: 404 no such record" in text
+    assert "after the headers: the status stays HTTP/1.1 200 OK" in text and "LookupError" in text
+
+
+@pytest.mark.timeout(180)
+def test_close_is_called_after_success_and_failure(outputs):
+    text = output_of(outputs, "class Tracked:")
+    assert "/      ['iterated', 'closed']" in text and "/fail  ['iterated', 'closed']" in text
+
+
+@pytest.mark.timeout(180)
+def test_the_validator_messages_the_table_explains(outputs):
+    assert "no AssertionError" in output_of(outputs, "checked = serve(wsgi_handler(validator(echo_app))")
+    text = output_of(outputs, "def validate_once(")
+    for message in ("You should not return a string as your application iterator",
+                    "No Content-Type header found in headers ([])",
+                    "Environment missing required key: 'SERVER_NAME'",
+                    "Environment should not have the key: HTTP_CONTENT_LENGTH"):
+        assert f"AssertionError: {message}" in text
+    werkzeug = output_of(outputs, "/built-by-werkzeug")
+    assert "Environmental variable REMOTE_PORT is not a string: <class 'int'>" in werkzeug
+    assert "Iterator garbage collected without being closed" in output_of(outputs, "sys.unraisablehook = lambda")
+
+
+@pytest.mark.timeout(180)
+def test_middleware(outputs):
+    assert "['GET /one -> 200 OK', 'GET /two -> 200 OK']" in output_of(outputs, "def logging_middleware(")
+    assert re.search(r"Server-Timing: app;dur=\d+\.\d{3}", output_of(outputs, "def timing_middleware("))
+    mounted = output_of(outputs, "def where_app(")
+    for line in ("/api/users/7   200  SCRIPT_NAME='/api' PATH_INFO='/users/7'",
+                 "/api           200  SCRIPT_NAME='/api' PATH_INFO=''", "/apix          404"):
+        assert line in mounted
+    order = [line for line in output_of(outputs, "def traced(").splitlines() if line]
+    assert order == ["logging: request in", "timing: request in", "mount: request in",
+                     "mount: response out (200 OK)", "timing: response out (200 OK)",
+                     "logging: response out (200 OK)"]
+
+
+@pytest.mark.timeout(180)
+def test_four_servers_differ_as_the_text_says(outputs):
+    rows = {line.split("  ")[0]: line for line in output_of(outputs, "contenders = {").splitlines()}
+    assert "HTTP/1.1 200 OK" in rows["ours"] and "Connection: -" in rows["ours"]
+    assert "HTTP/1.0 200 OK" in rows["wsgiref"] and "HTTP/1.0 200 OK" in rows["wsgiref threaded"]
+    assert "HTTP/1.1 200 OK" in rows["werkzeug"] and "Connection: close" in rows["werkzeug"]
+    assert "6 of 6 answers identical" in output_of(outputs, "flask_app = Flask(")
+    assert "WSGI's share on our server:" in output_of(outputs, "def step1_handler(")
