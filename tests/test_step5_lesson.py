@@ -140,3 +140,29 @@ def test_the_recap_draws_the_whole_path_and_the_notebook_cleans_up(outputs):
                   "@app.route", "make_response", "conn.sendall"):
         assert layer in markdown, layer
     assert "still running: [] | scratch folder removed: True" in output_of(outputs, "WORK_DIR.cleanup()")
+
+
+@pytest.mark.timeout(300)
+def test_without_fork_the_gunicorn_cells_say_so_and_the_lesson_goes_on(tmp_path):
+    """Where fork() is missing (Windows), every cell that needs gunicorn prints why it skips it, and
+    the lesson runs to its end. Simulated here by setting HAS_FORK = False in the set-up cell."""
+    import nbformat
+    from kernels import kernel, leaks, new_leaks, text_of
+
+    nb = nbformat.read(LESSON, as_version=4)
+    setup = next(cell for cell in nb.cells if "HAS_FORK = hasattr(os, \"fork\")" in cell.source)
+    setup.source = setup.source.replace("HAS_FORK = hasattr(os, \"fork\")", "HAS_FORK = False")
+    with kernel(tmp_path, LESSON.parent) as client:
+        before = leaks(client)
+        client.nb = nb
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)  # raises on any error
+        left = new_leaks(before, leaks(client))
+    printed = "\n".join(text_of(cell.outputs) for cell in nb.cells if cell.cell_type == "code")
+    assert "gunicorn is not installed on this system (it needs fork())" in printed
+    assert printed.count("skipped, gunicorn needs fork(), which this system does not have") == 3
+    assert "skipped: gunicorn needs fork(), which this system does not have" in printed
+    assert not re.search(r"^gunicorn\s+HTTP", output_of(cell_texts(nb), "keeps the connection:"), re.M)
+    assert "still running: [] | scratch folder removed: True" in printed
+    assert not left, left
