@@ -85,6 +85,28 @@ def test_every_wrong_answer_changes_the_reference_answer():
         assert answers[question].count(right) == 1, f"{question} ({what}): not once in the answer: {right!r}"
 
 
+def test_the_given_step_1_server_is_lab_01s_reference_answer_unchanged():
+    """Every function, class and constant of lab 01's answers (but echo_app, which lab 05 does not
+    need) appears, to the character, in lab 05's given cell."""
+    import ast
+
+    def grading(cell) -> dict:
+        return cell.metadata.get("nbgrader", {})
+
+    given = next(c.source for c in nbformat.read(LAB, as_version=4).cells if grading(c).get("grade_id") == "given_step1")
+    missing = []
+    for cell in nbformat.read(ROOT / "solutions" / "01_raw_socket_lab.ipynb", as_version=4).cells:
+        if cell.cell_type == "code" and grading(cell).get("solution"):
+            source = "\n".join(line for line in cell.source.splitlines()
+                               if not line.strip().startswith(("### BEGIN SOLUTION", "### END SOLUTION", "### STUB")))
+            for node in ast.parse(source).body:
+                if isinstance(node, (ast.Import, ast.ImportFrom)) or getattr(node, "name", "") == "echo_app":
+                    continue
+                if ast.get_source_segment(source, node) not in given:
+                    missing.append(getattr(node, "name", ast.get_source_segment(source, node)[:60]))
+    assert not missing, f"lab 01's reference answers changed; regenerate lab 05's given cell: {missing}"
+
+
 def test_load_answers_gives_the_reference_code_with_the_given_step_1_server():
     answers = load_answers("05_production_lab")
     for name in ("TrustedProxies", "LimitedConnection", "limited_handler", "GracefulServer", "load_test",
