@@ -19,7 +19,7 @@ from common import hello_app, highlight, load_answers, progress, start
 from socket2flask import plots, probe
 from socket2flask.servers import Server, serve
 
-TITLE = "step 5: six servers and the course's own, against concurrency"
+TITLE = "step 5: the course's own servers and the production ones, against concurrency"
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 ANCHOR = "waitress"
 
