@@ -1,0 +1,168 @@
+"""Step 5 lesson: the demonstrations show what the text says they show.
+
+test_notebooks.py runs the lesson for errors, time and leaks (gunicorn's processes included); here
+we read the outputs of that same run: Shortly runs on the mini-Flask under six servers, the backlog
+and keep-alive facts, the GIL, who stalls and who times out under slow clients, what the reverse
+proxy and ProxyFix make of honest and lying clients, and gunicorn's graceful and quick shutdowns.
+Behaviour only: no timing is asserted except bounds that hold by construction (a server that serves
+one connection at a time cannot answer before the slow clients leave).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import ROOT
+from kernels import cell_texts, output_of
+
+LESSON = ROOT / "notebooks" / "05_production.ipynb"
+SERVERS = ["ours (steps 1-2)", "wsgiref", "werkzeug (dev)", "waitress", "gunicorn"]
+
+
+@pytest.fixture(scope="module")
+def outputs(run_notebook) -> list[tuple[str, str]]:
+    """(source, printed text) of every code cell of the executed lesson."""
+    _, leaks, nb = run_notebook(LESSON)
+    assert not leaks
+    return cell_texts(nb)
+
+
+def seconds(text: str) -> float:
+    """'2.7 s' -> 2.7, '931 ms' -> 0.931, '8.5 ms' -> 0.0085, '40 µs' -> 0.00004."""
+    value, unit = re.fullmatch(r"([\d.,]+) (s|ms|µs)", text.strip()).groups()
+    return float(value.replace(",", "")) * {"s": 1, "ms": 1e-3, "µs": 1e-6}[unit]
+
+
+@pytest.mark.timeout(300)
+def test_shortly_runs_on_the_mini_flask_from_step_4(outputs):
+    files = output_of(outputs, "framework_cells = ")
+    assert re.search(r"miniflask\.py\s+\d{3} lines", files) and "shortly_on_miniflask.py" in files
+    text = output_of(outputs, "def load_on(")
+    assert "the app: miniflask.App" in text
+    assert "for gunicorn: shortly_on_miniflask:create_app({'sqlite_path':" in text
+    assert "POST / -> 302 Location: /1+" in text and "HTTP/1.1 200 OK␍␊" in text
+    assert "Details about /1 | shortly" in text
+
+
+@pytest.mark.timeout(300)
+def test_six_servers_answer_and_who_keeps_the_connection(outputs):
+    text = output_of(outputs, "keeps the connection:")
+    keeps = dict(re.findall(r"^(.+?)\s+HTTP/1\.[01] 200 OK\s+keeps the connection: (yes|no)", text, re.M))
+    assert keeps == {"ours (steps 1-2)": "yes", "wsgiref": "no",
+                     "werkzeug (dev)": "no", "waitress": "yes", "gunicorn": "no"}
+    sweep = output_of(outputs, "LEVELS = (1, 2, 4, 8)")
+    for server in SERVERS:
+        assert re.search(rf"^{re.escape(server)}\s+1: .* errors: 0$", sweep, re.M), server
+    assert re.search(r"waitress warned \d+ times", sweep)
+
+
+@pytest.mark.timeout(300)
+def test_the_backlog_numbers_are_the_libraries_own(outputs):
+    text = output_of(outputs, "from werkzeug.serving import LISTEN_QUEUE")
+    assert "wsgiref (socketserver): listen backlog 5" in text
+    assert "werkzeug:               listen backlog 128" in text
+    assert "waitress:               listen backlog 1024" in text
+
+
+@pytest.mark.timeout(300)
+def test_two_threads_never_keep_more_than_one_core_busy(outputs):
+    text = output_of(outputs, "def in_threads(")
+    busy = [float(value) for value in re.findall(r"([\d.]+) cores busy on average", text)]
+    assert len(busy) == 2 and busy[1] < 1.25, text  # the GIL: one thread runs Python at a time
+
+
+@pytest.mark.timeout(300)
+def test_io_bound_handlers_scale_with_threads_and_sync_workers_stop_at_two(outputs):
+    text = output_of(outputs, "gil = {}")
+    speedups = {label.strip(): float(x) for label, x in re.findall(r"^(.+?)\s+1 client.*speed-up ([\d.]+)x$",
+                                                                   text, re.M)}
+    assert set(speedups) == {"cpu: waitress, 4 threads", "cpu: gunicorn, 2 processes",
+                             "io: waitress, 4 threads", "io: gunicorn, 2 processes"}
+    assert speedups["io: waitress, 4 threads"] > 2.0   # four sleeping threads wait together
+    assert speedups["io: gunicorn, 2 processes"] < 3.2  # two sync workers, one request each
+
+
+@pytest.mark.timeout(300)
+def test_slow_clients_who_stalls_and_who_times_out(outputs):
+    text = output_of(outputs, "verdicts = dict(zip(")
+    rows = {label.strip(): (status, seconds(waited), slow) for label, status, waited, slow in re.findall(
+        r"^(.+?)\s+normal request: (\S+) after ([\d.,]+ (?:s|ms|µs))\s+slow clients: (.*)$", text, re.M)}
+    assert set(rows) == {"ours (1 s deadline)", "wsgiref", "werkzeug (dev)", "waitress",
+                         "waitress, 2 connections", "gunicorn, timeout 1 s"}
+    assert all(status == "200" for status, _, _ in rows.values()), rows
+    # One worker, or a full connection limit: nothing before the slow clients leave, 2.7 s later.
+    assert rows["wsgiref"][1] > 2.0 and rows["waitress, 2 connections"][1] > 2.0
+    # A thread per connection, or an event loop: straight through.
+    assert rows["werkzeug (dev)"][1] < 2.0 and rows["waitress"][1] < 2.0 and rows["ours (1 s deadline)"][1] < 2.0
+    # Only a deadline cuts the slow clients off: ours with a 408, gunicorn by killing the worker.
+    assert rows["ours (1 s deadline)"][2].count("HTTP/1.1 408") == 2
+    assert rows["werkzeug (dev)"][2] == rows["waitress"][2] == "still open after 3 s, still open after 3 s"
+    assert rows["gunicorn, timeout 1 s"][1] > 0.5 and "still open" not in rows["gunicorn, timeout 1 s"][2]
+    assert "WORKER TIMEOUT" in text and "no longer accepting new connections" in text
+
+
+@pytest.mark.timeout(300)
+def test_the_proxy_and_proxyfix_tell_honest_and_lying_clients_apart(outputs):
+    first = output_of(outputs, "CLIENT = client_address()")
+    client = re.search(r"the client connects from (\S+)", first).group(1)
+    assert f"direct to the app:   REMOTE_ADDR={client}  X-Forwarded-For=None" in first
+    assert f"through the proxy:   REMOTE_ADDR=127.0.0.1  X-Forwarded-For={client}" in first
+    text = output_of(outputs, "LIE = {")
+    pairs = dict(re.findall(r"^(\S.*?)\s+honest: .*\n\s+lying:\s+REMOTE_ADDR=(\S+)", text, re.M))
+    expected = {"no ProxyFix, via the proxy": "127.0.0.1",
+                "ProxyFix(x_for=1, x_proto=1), via the proxy": client,
+                "ProxyFix(x_for=2, x_proto=2), via the proxy": "6.6.6.6",
+                "ProxyFix(x_for=1, x_proto=1), no proxy": "6.6.6.6",
+                "waitress as app server, via the proxy": "127.0.0.1",
+                "waitress, trusted_proxy=127.0.0.1, via the proxy": client}
+    assert pairs == expected
+    assert re.search(r"waitress as app server, via the proxy\s+honest: \S+\s+X-Forwarded-For=None", text)
+
+
+@pytest.mark.timeout(300)
+def test_graceful_shutdown_finishes_the_request_and_a_quick_one_does_not(outputs):
+    text = output_of(outputs, "def shutdown_during_a_request(")
+    term, interrupt = text.split("--- SIGINT")
+    assert re.search(r"the request in flight\s+200 'done'", term)
+    assert re.search(r'"GET /slow\?0\.5 HTTP/1\.1" 200 4 ', term)  # gunicorn's access log line
+    assert not re.search(r"the request in flight\s+200", interrupt)
+    assert "a new request, 0.1 s later   ConnectionError" in term
+
+
+@pytest.mark.timeout(300)
+def test_the_recap_draws_the_whole_path_and_the_notebook_cleans_up(outputs):
+    import nbformat
+
+    markdown = "\n".join(c.source for c in nbformat.read(LESSON, as_version=4).cells if c.cell_type == "markdown")
+    for layer in ("listener.accept()", "environ = {", "app(environ, start_response)", "match_request",
+                  "@app.route", "make_response", "conn.sendall"):
+        assert layer in markdown, layer
+    assert "still running: [] | scratch folder removed: True" in output_of(outputs, "WORK_DIR.cleanup()")
+
+
+@pytest.mark.timeout(300)
+def test_without_fork_the_gunicorn_cells_say_so_and_the_lesson_goes_on(tmp_path):
+    """Where fork() is missing (Windows), every cell that needs gunicorn prints why it skips it, and
+    the lesson runs to its end. Simulated here by setting HAS_FORK = False in the set-up cell."""
+    import nbformat
+    from kernels import kernel, leaks, new_leaks, text_of
+
+    nb = nbformat.read(LESSON, as_version=4)
+    setup = next(cell for cell in nb.cells if "HAS_FORK = hasattr(os, \"fork\")" in cell.source)
+    setup.source = setup.source.replace("HAS_FORK = hasattr(os, \"fork\")", "HAS_FORK = False")
+    with kernel(tmp_path, LESSON.parent) as client:
+        before = leaks(client)
+        client.nb = nb
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)  # raises on any error
+        left = new_leaks(before, leaks(client))
+    printed = "\n".join(text_of(cell.outputs) for cell in nb.cells if cell.cell_type == "code")
+    assert "gunicorn is not installed on this system (it needs fork())" in printed
+    assert printed.count("skipped, gunicorn needs fork(), which this system does not have") == 3
+    assert "skipped: gunicorn needs fork(), which this system does not have" in printed
+    assert not re.search(r"^gunicorn\s+HTTP", output_of(cell_texts(nb), "keeps the connection:"), re.M)
+    assert "still running: [] | scratch folder removed: True" in printed
+    assert not left, left
