@@ -22,12 +22,14 @@ needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs 
 
 @pytest.fixture
 def gunicorn_app(tmp_path):
-    """A module gunicorn can import: 'app_module:app' in tmp_path, plus a route that raises."""
+    """A module gunicorn can import: 'app_module:app' in tmp_path, a route that raises, a slow one."""
     (tmp_path / "app_module.py").write_text(textwrap.dedent("""
-        import os
+        import os, time
         def app(environ, start_response):
             if environ["PATH_INFO"] == "/boom":
                 raise RuntimeError("boom in a worker")
+            if environ["PATH_INFO"] == "/slow":
+                time.sleep(5)
             body = str(os.getpid()).encode()
             start_response("200 OK", [("Content-Length", str(len(body)))])
             return [body]
@@ -74,6 +76,18 @@ def test_gunicorn_worker_errors_are_shown_and_raised_by_check(gunicorn_app, caps
         with pytest.raises(ServerError, match="boom in a worker"):
             server.check()
     assert "boom in a worker" in capsys.readouterr().err
+
+
+@needs_fork
+@pytest.mark.timeout(60)
+def test_gunicorn_waits_for_every_worker_and_passes_its_own_options(gunicorn_app, capsys):
+    with serve("app_module:app", kind="gunicorn", app_dir=str(gunicorn_app), workers=3,
+               timeout=1) as server:
+        assert sum("Booting worker" in line for line in server.log) == 3  # all up on return
+        with pytest.raises(requests.RequestException):  # --timeout 1: the arbiter kills the worker
+            requests.get(server.url + "/slow", timeout=10).raise_for_status()
+        assert any("WORKER TIMEOUT" in line for line in server.log)
+    capsys.readouterr()
 
 
 def test_gunicorn_needs_an_import_string():

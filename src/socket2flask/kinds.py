@@ -191,39 +191,49 @@ def _start_gunicorn(server: Server, app: Any, options: dict) -> None:
                         "and pass 'module:variable', with app_dir= the folder of that file.")
     listener = socket.create_server((server.host, server.port))  # gunicorn inherits it (fd://)
     server.port = listener.getsockname()[1]
+    workers = int(options.pop("workers", 2))
     command = [sys.executable, "-m", "gunicorn", app, "--bind", f"fd://{listener.fileno()}",
-               "--workers", str(options.pop("workers", 2)), "--log-level", "info",
-               "--no-control-socket", "--chdir", str(options.pop("app_dir", os.getcwd()))]
+               "--workers", str(workers), "--log-level", "info", "--no-control-socket",
+               "--chdir", str(options.pop("app_dir", os.getcwd()))]
+    for key, value in options.items():  # the rest as gunicorn's own flags: timeout=1 -> --timeout 1
+        flag = "--" + key.replace("_", "-")
+        command += [flag] if value is True else [] if value is False else [flag, str(value)]
     # A session of its own, so that stop() can kill the whole group: arbiter and every worker.
     process = subprocess.Popen(command, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     listener.close()  # the child holds its own copy
-    booted = threading.Event()
+    booted = threading.Semaphore(0)  # released once per worker that has started
 
     def read_log() -> None:
         for line in process.stderr or ():
             server.log.append(line.rstrip())
             if "Booting worker" in line:
-                booted.set()
+                booted.release()
             elif "[INFO]" not in line:  # warnings, errors and the tracebacks of the workers
                 server.errors.append(line.rstrip())
                 print(line, end="", file=sys.stderr, flush=True)
 
     def stop() -> None:
-        process.send_signal(signal.SIGINT)  # quick shutdown (SIGTERM waits for idle workers)
-        try:
-            process.wait(STOP_TIMEOUT + 3)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        # SIGTERM first: a worker finishes the reply it is writing. Idle sync workers notice it only
+        # after their next poll (a second or more), so SIGINT follows: a quick shutdown.
+        for sig, seconds in ((signal.SIGTERM, 0.3), (signal.SIGINT, STOP_TIMEOUT + 3)):
+            process.send_signal(sig)
+            try:
+                process.wait(seconds)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(process.pid, signal.SIGKILL)  # the whole group: arbiter and every worker
+        process.wait()
 
     _start_thread(server, read_log, "gunicorn log")
     server._stoppers.append(stop)  # runs before the log thread's join: that thread ends with it
     deadline = time.monotonic() + 30
-    while not booted.wait(0.05):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.log))
+    for _ in range(workers):  # return when every worker is up, so that a measurement sees them all
+        while not booted.acquire(timeout=0.05):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.log))
 
 
 STARTERS: dict[str, Callable[[Server, Any, dict], None]] = {
