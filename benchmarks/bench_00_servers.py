@@ -8,7 +8,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import progress, start
+from common import highlight, progress, start
 from socket2flask import plots, probe
 from socket2flask.httpclient import Connection
 from socket2flask.servers import KINDS
@@ -39,15 +39,20 @@ def start_stop(report: list[str], repeats: int, out: Path) -> None:
                f"Median of {repeats} runs (gunicorn: 3); the aim is ≤ 10 ms and ≤ 5 ms for the "
                "in-thread kinds.", "",
                "| kind | start → first 200 | stop → port free |", "|---|---:|---:|"]
+    medians: dict[str, tuple[float, float]] = {}
     for kind in KINDS:
         if kind == "gunicorn" and not hasattr(os, "fork"):
             continue
         runs = [first_response_seconds(kind, out) for _ in range(repeats if kind != "gunicorn" else 3)]
-        started = plots.duration(statistics.median(r[0] for r in runs))
-        stopped = plots.duration(statistics.median(r[1] for r in runs))
+        medians[kind] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+        started, stopped = map(plots.duration, medians[kind])
         progress(f"start/stop {kind}: {started} / {stopped}")
         report.append(f"| {kind} | {started} | {stopped} |")
     report.append("")
+    in_thread = [k for k in medians if k != "gunicorn"]
+    highlight("`serve()` to first response: at most "
+              f"{plots.duration(max(medians[k][0] for k in in_thread))} (median) for the in-thread kinds; "
+              f"`stop()` to port free: at most {plots.duration(max(medians[k][1] for k in in_thread))}")
 
 
 def clients(report: list[str], n: int, out: Path) -> None:
@@ -68,6 +73,9 @@ def clients(report: list[str], n: int, out: Path) -> None:
         if kind == "socket":
             plots.plot_latency(results, title="one trivial server, three clients").savefig(
                 out / "clients.png", dpi=plots.DPI)
+            highlight(f"the client's share on a trivial keep-alive server: `raw` p50 {plots.duration(raw)}, "
+                      f"`session` {plots.duration(results['session'].p50)}, `get` "
+                      f"{plots.duration(results['get'].p50)}")
             notes.append(f"On the trivial socket server `session` costs "
                          f"{plots.duration(results['session'].p50 - raw)} more than `raw` at the "
                          f"median: that is `requests`' own share of each call. `raw` p50 there: "

@@ -9,10 +9,16 @@ from pathlib import Path
 from socket2flask.servers import Server, serve
 
 STARTED = time.perf_counter()
+HIGHLIGHTS: list[str] = []  # one line per headline figure, for the README (run.py --readme)
 
 
 def progress(message: str) -> None:
     print(f"[bench {time.perf_counter() - STARTED:6.1f} s] {message}", flush=True)
+
+
+def highlight(line: str) -> None:
+    """A headline figure of this run: it goes into HIGHLIGHTS.md and, with --readme, the README."""
+    HIGHLIGHTS.append(line)
 
 
 def hello_app(environ, start_response):

@@ -148,9 +148,11 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
         return Outcome(about, FAILED, "\n".join(lines + [f"hint:     {hint}"] * bool(hint)))
     if isinstance(error, SystemExit):
         return Outcome(about, ERROR, "your code called sys.exit(): return or raise instead")
-    lines = [f"your code raised {type(error).__name__}: {_short(str(error))}"]
     # Where, in the learner's code: the innermost frame, then who called it (not the whole trace).
-    yours = [f for f in frames if (f.filename, f.name) != (test.__code__.co_filename, test.__name__)]
+    # Frames of the test's own cell (the test and its helpers) are the test's, not the learner's.
+    yours = [f for f in frames if f.filename != test.__code__.co_filename]
+    who = "your code" if yours else "the test, on what your code returned,"
+    lines = [f"{who} raised {type(error).__name__}: {_short(str(error))}"]
     for n, frame in enumerate(reversed(yours[-3:])):
         lines.append(f"{'in' if n == 0 else 'called from'} {frame.name}, line {frame.lineno}: {frame.line}")
     return Outcome(about, ERROR, "\n".join(lines + [f"hint:     {hint}"] * bool(hint)))

@@ -25,7 +25,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .check import MIME, PASSED
+from .check import MIME, NOT_ANSWERED, PASSED
 from .notebook import Question, grading, is_test, loads, questions, write_atomic
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
@@ -236,15 +236,22 @@ def _score(qs: list[Question], steps: list[_Step], results: dict,
         if not points[q.id]:
             own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
             failed = [f"{t['test']}: {_summary(t['message'])}" for t in tests if t["status"] != PASSED]
+            if tests and all(t["status"] == NOT_ANSWERED for t in tests):
+                failed = ["not answered yet"]
             reasons.append(f"{q.id}: {(own + failed + ['its tests did not run'])[0]}")
     return points, reasons + [why for n, why in sorted(trouble.items()) if steps[n].question is None]
 
 
 def _summary(message: str) -> str:
-    """A test's message on one line for the gradebook: its first line, and what came back."""
+    """A test's message on one line for the gradebook: its first line, then input, expected and
+    what came back, each cut short."""
     first, *details = message.splitlines() or [""]
-    got = next((line.split(":", 1)[1].strip() for line in details if line.startswith("got:")), "")
-    return f"{first}, got {got}"[:200] if got else first
+    parts = [first]
+    for label in ("input", "expected", "got"):
+        value = next((line.split(":", 1)[1].strip() for line in details if line.startswith(f"{label}:")), "")
+        if value:
+            parts.append(f"{label} {value if len(value) <= 60 else value[:57] + '...'}")
+    return ", ".join(parts)
 
 
 def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None:
