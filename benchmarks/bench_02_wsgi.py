@@ -4,8 +4,10 @@ answers without WSGI is the floor, and a Flask app on top shows what a framework
 
 from __future__ import annotations
 
+import statistics
+import threading
+import time
 from pathlib import Path
-
 
 from common import hello_app, keepalive_handler, load_answers, progress
 from socket2flask import plots, probe
@@ -33,6 +35,18 @@ def flask_app():
     app = Flask("bench")
     app.add_url_rule("/", "hello", lambda: "hello")
     return app
+
+
+def thread_cost(n: int = 200) -> float:
+    """The median time to start a thread that does nothing and wait for it to end."""
+    times = []
+    for _ in range(n):
+        began = time.perf_counter()
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        thread.join()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
 
 
 def table(report: list[str], results: dict[str, probe.Latency], anchor: str) -> None:
@@ -71,8 +85,19 @@ def run(report: list[str], quick: bool, out: Path) -> None:
             server.stop()
     progress("step 2 latency: " + ", ".join(f"{k} {plots.duration(v.p50)}" for k, v in latency.items()))
     table(report, latency, "ours (step 2)")
-    plots.plot_latency(latency, title="one WSGI app, four servers and a floor, raw client").savefig(
-        out / "wsgi_latency.png", dpi=plots.DPI)
+    gap, thread = latency["wsgiref threaded"].p50 - latency["wsgiref"].p50, thread_cost()
+    report += [f"wsgiref threaded minus wsgiref: {plots.duration(gap)} at the median; starting and joining "
+               f"one thread that does nothing, measured directly: {plots.duration(thread)}; "
+               + ("so the gap holds more than the thread's own start (the new thread also waits for the "
+                  "GIL, and socketserver does some bookkeeping for it)." if gap > thread else
+                  "so in this run the thread's own start covers the gap."), ""]
+    groups = {"wsgi_latency_ours.png": ("step 1 (no WSGI)", "ours (step 2)", "ours, new connection each time"),
+              "wsgi_latency_libraries.png": ("wsgiref", "wsgiref threaded", "werkzeug")}
+    titles = {"wsgi_latency_ours.png": "step 1 and our WSGI server, kept or new connection (raw client)",
+              "wsgi_latency_libraries.png": "wsgiref, threaded wsgiref, werkzeug: a new connection per request"}
+    for file, names in groups.items():
+        plots.plot_latency({name: latency[name] for name in names}, title=titles[file]).savefig(
+            out / file, dpi=plots.DPI)
     plots.plot_sweep(swept, title="throughput and p99 against concurrent clients").savefig(
         out / "wsgi_sweep.png", dpi=plots.DPI)
     report += [f"Throughput by concurrent clients ({n // 2} requests per level; client and servers "
@@ -81,7 +106,8 @@ def run(report: list[str], quick: bool, out: Path) -> None:
                "|---|" + "---:|" * len(levels)]
     for name, by_level in swept.items():
         report.append(f"| {name} | " + " | ".join(f"{by_level[c].rps:,.0f} req/s" for c in levels) + " |")
-    report += ["", "![latency](wsgi_latency.png)", "", "![sweep](wsgi_sweep.png)", ""]
+    report += ["", "![latency, ours](wsgi_latency_ours.png)", "", "![latency, libraries](wsgi_latency_libraries.png)",
+               "", "![sweep](wsgi_sweep.png)", ""]
 
     report += ["A Flask app (one route) on the same four servers, same client:", ""]
     running = servers(flask_app(), answers["make_handler"])

@@ -66,12 +66,15 @@ def test_framing_chunked_for_http_11_until_close_for_http_10(outputs):
 @pytest.mark.timeout(180)
 def test_failures_before_and_after_the_head(outputs):
     text = output_of(outputs, "def fails_early(")
-    assert "fails early: 500" in text and "fails late: the request failed" in text
-    response = text.split("<<< response", 1)[1].split("Traceback", 1)[0]
+    assert "fails early: 500" in text
+    response = text.split("<<< response", 1)[1].split("fails late:", 1)[0]
     assert "first part, ␍␊" in response and "0␍␊" not in response  # cut: no last chunk
+    assert "fails late: the response ends with the last chunk 0␍␊␍␊: False" in text
+    assert text.count("Traceback") == 2, "one request, so one traceback, per failing app"
     text = output_of(outputs, "def error_page_app(")
     assert "before the headers: 404 no such record" in text
     assert "after the headers: the status stays HTTP/1.1 200 OK" in text and "LookupError" in text
+    assert "the response ends with the last chunk 0␍␊␍␊: False" in text
 
 
 @pytest.mark.timeout(180)
@@ -115,4 +118,18 @@ def test_four_servers_differ_as_the_text_says(outputs):
     assert "HTTP/1.0 200 OK" in rows["wsgiref"] and "HTTP/1.0 200 OK" in rows["wsgiref threaded"]
     assert "HTTP/1.1 200 OK" in rows["werkzeug"] and "Connection: close" in rows["werkzeug"]
     assert "6 of 6 answers identical" in output_of(outputs, "flask_app = Flask(")
-    assert "WSGI's share on our server:" in output_of(outputs, "def step1_handler(")
+
+
+@pytest.mark.timeout(180)
+def test_the_measurements_print_what_the_text_reads(outputs):
+    names = ("step 1 (no WSGI)", "ours", "wsgiref", "wsgiref threaded", "werkzeug",
+             "ours, new connection each time")
+    table = output_of(outputs, "def step1_handler(")
+    assert all(re.search(rf"^{re.escape(name)} +Latency\(n=300, .*errors=0\)$", table, re.M) for name in names)
+    shares = output_of(outputs, "wsgi_share = ")
+    for line in ("WSGI's share on our server:", "a new connection (and thread) costs:",
+                 "wsgiref threaded minus wsgiref:", "starting and joining one thread:"):
+        assert re.search(rf"^{re.escape(line)} +-?[\d,.]+ (µs|ms|s)", shares, re.M), line
+    sweep = output_of(outputs, "probe.sweep(")
+    for name in names[1:5]:  # each server's own conclusion, computed from its own numbers
+        assert re.search(rf"^{re.escape(name)} +1 client: .* 4 vs 1: \d+\.\d\d×$", sweep, re.M), name

@@ -17,6 +17,7 @@ import requests
 
 from conftest import ROOT, load_answers
 from kernels import kernel, run_code, text_of
+from socket2flask.grading.notebook import strip_hidden
 from socket2flask.httpclient import Connection, ProtocolError
 from socket2flask.servers import serve
 
@@ -25,11 +26,18 @@ LESSON = ROOT / "notebooks" / "02_wsgi.ipynb"
 
 
 def given_reader(path) -> str:
-    """The source of the cell holding step 1's request reader (the same in lesson and lab)."""
-    cells = [c.source for c in nbformat.read(path, as_version=4).cells
-             if c.cell_type == "code" and c.source.startswith("# Given: step 1's request reader")]
-    assert len(cells) == 1, f"{path.name} should have exactly one given reader cell"
-    return cells[0]
+    """The code of step 1's request reader, given in lesson and lab: one cell in the lab; in the
+    lesson, that cell's start and the short cells after it ("# Given, continued: ..."), joined
+    without their first comment line."""
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    starts = [n for n, source in enumerate(cells) if source.startswith("# Given: step 1's request reader")]
+    assert len(starts) == 1, f"{path.name} should have exactly one given reader cell"
+    parts = [cells[starts[0]]]
+    for source in cells[starts[0] + 1:]:
+        if not source.startswith("# Given, continued:"):
+            break
+        parts.append(source.split("\n", 1)[1])
+    return "\n\n\n".join(parts)
 
 
 @pytest.fixture(scope="module")
@@ -412,6 +420,18 @@ WRONG_ANSWERS = [
 ]
 
 
+# Mistakes a learner must see fail before handing the lab in: a visible test catches each one
+# (the mistake q6's text warns about first of all), not only the hidden tests.
+CAUGHT_BY_VISIBLE_TESTS = {
+    ("q1", "PATH_INFO decoded as UTF-8"), ("q1", "Content-Type with HTTP_ prefix"), ("q1", "SERVER_PORT an int"),
+    ("q1", "wsgi.input as bytes"), ("q2", "never re-raises exc_info"), ("q2", "status not checked"),
+    ("q3", "close() only on success"), ("q4", "never chunked"), ("q4", "close() never called"),
+    ("q4", "500 even after the head"), ("q5", "BadRequest not answered"), ("q5", "one request per connection"),
+    ("q6", "a generator with try/finally"), ("q6", "inner close() not called"),
+    ("q6", "timing recorded at start_response"), ("q7", "no segment boundary"), ("q7", "first match, not longest"),
+}
+
+
 @pytest.mark.timeout(300)
 def test_the_lab_tests_catch_plausible_wrong_answers(tmp_path):
     cells = nbformat.read(LAB, as_version=4).cells
@@ -419,6 +439,7 @@ def test_the_lab_tests_catch_plausible_wrong_answers(tmp_path):
                if c.metadata.get("nbgrader", {}).get("solution")}
     tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells
              if c.metadata.get("nbgrader", {}).get("grade")}
+    assert CAUGHT_BY_VISIBLE_TESTS <= {(question, what) for question, what, *_ in WRONG_ANSWERS}
     missed = []
     with kernel(tmp_path, tmp_path) as client:
         for cell in cells:  # the whole solution once: every question passes
@@ -432,5 +453,9 @@ def test_the_lab_tests_catch_plausible_wrong_answers(tmp_path):
             verdict = text_of(run_code(client, tests[question]))
             if f"{question}: failed" not in verdict:
                 missed.append(f"{question}, {what}: {verdict[-300:]}")
+            if (question, what) in CAUGHT_BY_VISIBLE_TESTS:
+                verdict = text_of(run_code(client, strip_hidden(tests[question])))
+                if f"{question}: failed" not in verdict:
+                    missed.append(f"{question}, {what}, visible tests only: {verdict[-300:]}")
             run_code(client, answers[question])  # the right answer again, for the next ones
     assert not missed, "wrong answers that pass:\n" + "\n".join(missed)
