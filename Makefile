@@ -22,7 +22,7 @@ lab: $(STAMP)
 
 ## make test: every unit, notebook, lab and grading test
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
 
 ## make labs: regenerate labs/ from solutions/ (commit the result)
 labs: $(STAMP)
@@ -46,3 +46,17 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache
+
+## make test-browser: lessons 00 and 01 run in a real JupyterLab, driven by headless Chromium
+## through the UI (Run > Run All Cells); screenshots in build/browser/. Installs Debian's chromium
+## when missing (as root with apt-get; elsewhere install it yourself, or set CHROMIUM=/path).
+.PHONY: test-browser
+test-browser: $(VENV)/.browser
+	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || { echo "make test-browser needs Chromium: apt-get install chromium (or set CHROMIUM=/path)"; exit 1; }
+	S2F_BROWSER_TEST=required $(BIN)/python -m pytest tests/browser -s --tb=short $(PYTEST_ARGS)
+
+$(VENV)/.browser: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $@

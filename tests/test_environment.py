@@ -46,6 +46,24 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
     assert {"lab", "test", "course", "bench", "labs"} <= targets
 
 
+def test_readme_has_binder_teachers_section_figures_block_and_its_images():
+    readme = (ROOT / "README.md").read_text()
+    assert "[![Run on Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/" in readme
+    teachers = readme.split("## For teachers", 1)[1].split("\n## ", 1)[0]
+    assert "(docs/jupyterhub.md)" in teachers and (ROOT / "docs" / "jupyterhub.md").exists()
+    assert "<!-- bench:begin -->" in readme and "<!-- bench:end -->" in readme
+    for image in re.findall(r"!\[[^]]*\]\(([^)]+\.png)\)", readme):
+        assert (ROOT / image).exists(), f"README shows {image}, which is missing"
+    for step in ("01_raw_socket", "02_wsgi", "03_werkzeug", "04_mini_flask", "05_production"):
+        assert f"`{step}`" in readme and f"`{step}_lab`" in readme
+
+
+def test_binder_builds_from_environment_yml_and_installs_the_package():
+    post_build = (ROOT / "postBuild").read_text()
+    assert os.access(ROOT / "postBuild", os.X_OK) and "pip install --no-deps ." in post_build
+    assert "jupyter-server-proxy" in (ROOT / "environment.yml").read_text()
+
+
 def free_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         return probe.getsockname()[1]

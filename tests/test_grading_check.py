@@ -180,3 +180,24 @@ check("q5")
     assert lines[4] == "      hint:     decode the id as it came, then look it up."
     assert lines[5:] == ["  ✗ an assertion with a hint: the function has the wrong name",
                          "      hint:     compare bytes with bytes."]
+
+
+@pytest.mark.timeout(20)
+def test_an_error_inside_the_tests_own_helper_is_not_blamed_on_the_learner(kernel, capsys):
+    run_cell("def rules():\n    return ['/a', '/b']", kernel)
+    run_cell('''
+def _flags(found):
+    return sorted((rule.rule, rule.flag) for rule in found)
+
+def test_flags():
+    """each rule's flag
+
+    Hint: return Rule objects, not strings.
+    """
+    _flags(rules())
+
+check("q2")
+''', kernel)
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  ✗ each rule's flag: the test, on what your code returned, raised AttributeError: 'str' object has no attribute 'rule'"
+    assert out[2] == "      hint:     return Rule objects, not strings."

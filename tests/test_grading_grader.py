@@ -45,7 +45,7 @@ EXPECTED = {
     "not_json": (0, 0, "unreadable", "not a notebook: Expecting"),
     "empty": (0, 0, "unreadable", "not a notebook: the file is empty"),
     "deletes_tests": (2, 0, "ok", "q2: 200 OK: wrong result"),
-    "unanswered_lab": (0, 0, "ok", "q1: a simple GET: not answered yet; q2: 200 OK: not answered yet"),
+    "unanswered_lab": (0, 0, "ok", "q1: not answered yet; q2: not answered yet"),
     "wrong_lab": (0, 0, "wrong lab", "this notebook is solutions/99_other_lab.ipynb, not the lab"),
 }
 
@@ -169,3 +169,23 @@ def test_a_batch_of_ten_completes_in_parallel(tmp_path):
     subs = {p.stem: p for p in sorted(tmp_path.glob("*.ipynb"))}
     grades = asyncio.run(grader.grade_all(subs, lab, QUICK, 2, lambda g: None))
     assert [g.points for g in grades] == [{"q1": 2.0, "q2": 1.0}] * 10
+
+
+@pytest.mark.timeout(120)
+def test_deleted_setup_and_given_cells_are_put_back_where_the_lab_has_them(tmp_path):
+    from nbformat.v4 import new_code_cell
+
+    from socket2flask.grading.notebook import grading
+
+    solution = read(FIXTURE_LAB)
+    tools = {"grade": False, "grade_id": "tools", "locked": True, "schema_version": 3, "solution": False}
+    solution.cells.insert(2, new_code_cell("def shout(text):\n    return text.upper()",
+                                           metadata={"nbgrader": tools}))
+    q1_tests = next(c for c in solution.cells if grading(c).get("grade_id") == "q1")
+    q1_tests.source = q1_tests.source.replace(
+        "def test_simple_get():", 'def test_tools_given():\n    assert shout("a") == "A"\n\n\ndef test_simple_get():', 1)
+    lab = lab_notebook(solution, FIXTURE_LAB.name, hidden_tests=True)
+    solution.cells = [c for c in solution.cells if grading(c).get("grade_id") not in ("setup", "tools")]
+    (tmp_path / "pruned.ipynb").write_text(dumps(solution))
+    graded = asyncio.run(grader.grade(tmp_path / "pruned.ipynb", "pruned", lab, grader.Limits(notebook=60)))
+    assert graded.points == {"q1": 2.0, "q2": 1.0}, graded.reasons

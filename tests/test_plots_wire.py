@@ -48,8 +48,8 @@ def test_sweep_plot_has_a_fixed_size_and_labelled_axes():
 
 
 def test_duration_reads_like_a_person_wrote_it():
-    assert [plots.duration(s) for s in (61e-6, 1.234e-3, 0.04, 1.5, float("nan"))] == [
-        "61 µs", "1.2 ms", "40 ms", "1.5 s", "n/a"]
+    assert [plots.duration(s) for s in (61e-6, 1.234e-3, 0.04, 1.5, float("nan"), -123e-6, -2e-3)] == [
+        "61 µs", "1.2 ms", "40 ms", "1.5 s", "n/a", "-123 µs", "-2.0 ms"]
 
 
 def test_visible_shows_line_ends_and_odd_bytes():

@@ -8,6 +8,7 @@ question's test functions are called directly, each in a thread with a time limi
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 
@@ -15,6 +16,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+
+CHECK = importlib.import_module("socket2flask.grading.check")  # the module, not its check()
 
 SOLUTION = ROOT / "solutions" / "01_raw_socket_lab.ipynb"
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7")
@@ -67,15 +70,10 @@ def run(test, seconds: float = 30) -> BaseException | None:
     return errors[0] if errors else None
 
 
-def failures(namespace: dict, question: str, first_only: bool = False) -> list[tuple[str, BaseException]]:
-    found = []
-    for test in question_tests(namespace, question):
-        error = run(test)
-        if error is not None:
-            found.append((test.__name__, error))
-            if first_only:
-                break
-    return found
+def failures(namespace: dict, question: str) -> list[tuple[str, BaseException]]:
+    """(name, error) of each test of `question` that does not pass."""
+    return [(test.__name__, error) for test in question_tests(namespace, question)
+            if (error := run(test)) is not None]
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +190,9 @@ def build_response(status, headers, body=b"", *, head=False):
     lines = [f"HTTP/1.1 {status} {_Status(status).phrase}"] + [f"{n}: {v}" for n, v in fields]
     return ("\\r\\n".join(lines) + "\\r\\n\\r\\n").encode() + (b"" if head else body)
 '''),
+    "no Date header": ("q5", ("""    if "date" not in names:
+        fields.append(("Date", formatdate(usegmt=True)))
+""", "")),
     "header values not checked for CR LF": ("q5", '''
 from email.utils import formatdate as _date
 from http import HTTPStatus as _Status
@@ -235,14 +236,39 @@ def echo_app(request):
 }
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("what", WRONG)
 def test_a_wrong_answer_is_caught_with_a_helpful_message(what):
+    """Every test that fails on a wrong answer says what to look at (a hint), and a wrong result
+    says for which input: read as check() shows it to the learner."""
     question, code = WRONG[what]
-    found = failures(lab_namespace(code, question), question, first_only=True)
+    namespace = lab_namespace(code, question)
+    found = failures(namespace, question)
     assert found, f"the tests of {question} let this wrong answer pass: {what}"
-    name, error = found[0]
-    message = str(error)
-    hint = getattr(error, "hint", "")  # expect() failures carry the input and a hint
-    assert not isinstance(error, TimeoutError), f"{name} hung on: {what}"
-    assert len(message) > 20 or hint, f"{name} failed {what!r} with an unhelpful {error!r}"
+    tests = {test.__name__: test for test in question_tests(namespace, question)}
+    for name, error in found:
+        assert not isinstance(error, TimeoutError), f"{name} hung on: {what}"
+        shown = CHECK._verdict(tests[name], error)
+        assert shown.status != CHECK.NOT_ANSWERED, f"{name} took {what!r} for a stub"
+        assert "hint:" in shown.message, f"{name} shows no hint for {what!r}:\n{shown.message}"
+        if isinstance(error, CHECK.Mismatch):
+            assert "input:" in shown.message, f"{name} shows no input for {what!r}:\n{shown.message}"
+
+
+def test_every_test_has_a_hint():
+    """A "Hint:" paragraph in each test's docstring: check() shows it under any failure, an
+    exception from the learner's code included, so that no failure leaves the learner guessing."""
+    namespace = lab_namespace()
+    for question in QUESTIONS:
+        for test in question_tests(namespace, question):
+            assert "Hint:" in (test.__doc__ or ""), f"{question}: {test.__name__} has no Hint"
+
+
+def test_the_test_cells_are_short_enough_to_read():
+    """The shared helpers live in the locked tools cell, so the part of a test cell a learner sees
+    is mostly tests."""
+    cells = nbformat.read(SOLUTION, as_version=4).cells
+    for cell in cells:
+        if grading(cell).get("grade"):
+            visible = cell.source.partition("### BEGIN HIDDEN TESTS")[0]
+            assert len(visible.splitlines()) <= 80, f"{grading(cell)['grade_id']}: {len(visible.splitlines())} lines"

@@ -3,12 +3,14 @@
 test_notebooks.py already runs the lesson for errors, time and leaks; here we run it once more and
 read its outputs: the notes' server fails on Python 3, the fixed one works, each bad request gets
 its status, HEAD has no body, pipelined requests get two answers, a stalled client holds the
-one-at-a-time server until its socket timeout. (Behaviour only: no timing is asserted but the
-lower bound that the one-at-a-time server cannot beat by construction.)
+one-at-a-time server until its socket timeout, and where the text draws a conclusion from timings,
+the conclusion printed is the one the printed numbers support. (No timing itself is asserted but
+the lower bound that the one-at-a-time server cannot beat by construction.)
 """
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
@@ -17,6 +19,12 @@ from conftest import ROOT
 from kernels import cell_texts, output_of
 
 LESSON = ROOT / "notebooks" / "01_raw_socket.ipynb"
+DURATION = r"-?[\d.,]+ (?:µs|ms|s)"  # as plots.duration prints it: "61 µs", "1,356 µs", "44 ms"
+
+
+def seconds(duration: str) -> float:
+    number, unit = duration.split()
+    return float(number.replace(",", "")) * {"µs": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +90,39 @@ def test_the_percent_decoding_examples(outputs):
 @pytest.mark.timeout(180)
 def test_a_stalled_client_holds_the_one_at_a_time_server_until_its_timeout(outputs):
     text = output_of(outputs, "def time_request_behind_a_stalled_client(")
-    waited = re.search(r"one at a time \(1 s socket timeout\): the next client waited ([\d.,]+) (µs|ms|s)", text)
+    waited = re.search(rf"one at a time \(0.5 s socket timeout\): the next client waited ({DURATION})", text)
     assert waited, text
-    seconds = float(waited[1].replace(",", "")) * {"µs": 1e-6, "ms": 1e-3, "s": 1.0}[waited[2]]
-    assert seconds > 0.8  # it slept 50 ms of the 1 s timeout before starting the clock
+    assert seconds(waited[1]) > 0.4  # it slept 50 ms of the 0.5 s timeout before starting the clock
+
+
+@pytest.mark.timeout(180)
+def test_a_failed_post_shows_what_requests_said(outputs):
+    """Each kind of failure the notes' server causes is printed with its message (a reset)."""
+    text = output_of(outputs, "def post_outcome(")
+    counts = ast.literal_eval(re.search(r"20 POSTs of 5,000 bytes: (\{.*\})", text)[1])
+    assert sum(counts.values()) == 20
+    for name in set(counts) - {"200"}:
+        message = re.search(rf"^  {name}: (.+)$", text, re.M)
+        assert message, f"no message printed for {name}"
+        if name == "ChunkedEncodingError":
+            assert "reset" in message[1].lower()  # what the text says it is
+
+
+@pytest.mark.timeout(180)
+def test_the_werkzeug_conclusion_follows_from_the_printed_differences(outputs):
+    text = output_of(outputs, "werkzeug_server = serve(")
+    new_connection = seconds(re.search(rf"closing - keep-alive\)\s+({DURATION})", text)[1])
+    werkzeug_extra = seconds(re.search(rf"werkzeug - closing\)\s+({DURATION})", text)[1])
+    larger = "the new connection" if new_connection > werkzeug_extra else "werkzeug's extra Python"
+    assert f"the larger of the two, this time: {larger}" in text
+
+
+@pytest.mark.timeout(180)
+def test_the_get_gap_is_split_and_the_conclusion_follows(outputs):
+    text = output_of(outputs, "by_client = {")
+    gap = seconds(re.search(rf"requests.get adds ({DURATION}) more", text)[1])
+    connection = seconds(re.search(rf"server's new thread \(section 6\)\s+({DURATION})", text)[1])
+    rest = seconds(re.search(rf"a new Session each call\s+({DURATION})", text)[1])
+    assert abs(connection + rest - gap) <= 0.02 * abs(gap) + 2e-6  # the parts add up (rounding)
+    larger = "requests' own work" if rest > connection else "the new connection"
+    assert f"most of the gap is {larger}" in text

@@ -34,8 +34,8 @@ def duration(seconds: float) -> str:
         return "n/a"
     for unit, scale in (("µs", 1e6), ("ms", 1e3), ("s", 1.0)):
         value = seconds * scale
-        if value < 1000 or unit == "s":
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
+        if abs(value) < 1000 or unit == "s":
+            return f"{value:.1f} {unit}" if abs(value) < 10 else f"{value:,.0f} {unit}"
     raise AssertionError("unreachable")
 
 

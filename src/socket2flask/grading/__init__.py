@@ -3,6 +3,4 @@
 In a lab: ``from socket2flask.grading import check, check_all, expect``; for teachers:
 ``python -m socket2flask.grading labs | bundle | grade`` (``--help`` for each)."""
 
-from .check import check, check_all, expect
-
-__all__ = ["check", "check_all", "expect"]
+from .check import check, check_all, expect  # noqa: F401  (what a lab imports)

@@ -50,8 +50,7 @@ def _parser() -> argparse.ArgumentParser:
 def _labs(args: argparse.Namespace) -> int:
     stale = sync_labs(args.solutions, args.labs, check_only=args.check)
     for line in stale:
-        message = f"stale: {line} (run `make labs`, commit labs/)" if args.check else f"updated: {line}"
-        print(message, file=sys.stderr)
+        print(f"stale: {line} (run `make labs`, commit labs/)" if args.check else f"updated: {line}", file=sys.stderr)
     return 1 if args.check and stale else 0
 
 

@@ -1,9 +1,7 @@
-"""Checks in the learner's kernel: ``check("q1")`` after each question, ``check_all()`` at the end.
-
-``check`` runs the ``test_*`` functions defined in the cell that calls it, each in a thread under
-a time limit (``join(timeout)``, not SIGALRM, so it works on Windows too), and prints ✓, or ✗ with
-the input, the expected and the actual value and a hint. Running in the kernel itself, the tests
-see bytes, tuples and exceptions exactly as the learner's code made them.
+"""Checks in the learner's kernel: ``check("q1")`` runs the ``test_*`` functions of its own cell, each
+in a thread under a time limit (``join(timeout)``, not SIGALRM: Windows has none), and prints ✓, or ✗
+with the input, the expected and the actual value and a hint; ``check_all()`` prints a score table.
+In the kernel itself, tests see bytes, tuples and exceptions exactly as the learner's code made them.
 """
 
 from __future__ import annotations
@@ -40,9 +38,7 @@ class _TimeUp(BaseException):
 
 
 @dataclass
-class Outcome:
-    """The verdict on one test: what it checks, its status, a message (first line, details)."""
-
+class Outcome:  # the verdict on one test: what it checks, its status, a message (first line, details)
     test: str
     status: str
     message: str = ""
@@ -80,14 +76,12 @@ def check_all() -> None:
     for q, outcomes in rows:
         passed = sum(o.status == PASSED for o in outcomes)
         print(f"{q:<{width}}  {_headline(outcomes):<18}  {passed} of {len(outcomes)} tests")
-    passing = sum(_headline(outcomes) == "passed ✓" for _, outcomes in rows)
-    print(f"{passing} of {len(rows)} questions pass. (Only questions whose test cell ran are listed:"
-          " run the whole notebook first, Run > Run All Cells.)")
+    print(f"{sum(_headline(o) == 'passed ✓' for _, o in rows)} of {len(rows)} questions pass. (Only questions"
+          " whose test cell ran are listed: run the whole notebook first, Run > Run All Cells.)")
 
 
 def begin_grading(time_limit: float | None, memory_mb: int, cpu_s: int, file_mb: int) -> None:
-    """Called by the batch grader in each kernel before any submitted code: hand results over, use
-    its time limit per test, and cap memory, CPU time, file size and processes where the OS can."""
+    """In a grader's kernel, before any submitted code: report results, cap time, memory and files."""
     _grading.update(time_limit=time_limit)
     try:
         import resource
@@ -124,36 +118,36 @@ def _run(test: Callable[[], object], seconds: float) -> Outcome:
         # Python cannot kill a thread, but CPython can raise an exception in it at its next
         # bytecode: a pure-Python loop stops now, a blocking call (sleep, recv) when it returns.
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_TimeUp))
-        return Outcome(_about(test), TIMED_OUT, f"timed out after {seconds:g} s (a loop that never ends?)")
+        return Outcome(_describe(test)[0], TIMED_OUT, f"timed out after {seconds:g} s (a loop that never ends?)")
     return _verdict(test, errors[0] if errors else None)
 
 
 def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome:
-    about, hint = _about(test), _hint(test)
+    about, hint = _describe(test)
+    tail = [f"hint:     {hint}"] if hint else []
     if error is None:
         return Outcome(about, PASSED)
     if isinstance(error, Mismatch):
         shown = [("input:   ", error.given), ("expected:", error.expected), ("got:     ", error.actual)]
         lines = ["wrong result"] + [f"{label} {_short(repr(v))}" for label, v in shown if v is not _NOTHING]
-        if error.hint or hint:
-            lines.append(f"hint:     {error.hint or hint}")
-        return Outcome(about, FAILED, "\n".join(lines))
+        return Outcome(about, FAILED, "\n".join(lines + ([f"hint:     {error.hint}"] if error.hint else tail)))
     frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_LIBRARIES)]
     last = frames[-1] if frames else None
     in_test = last is not None and (last.filename, last.name) == (test.__code__.co_filename, test.__name__)
     if isinstance(error, NotImplementedError) or (isinstance(error, NameError) and in_test):
         return Outcome(about, NOT_ANSWERED, "not answered yet")  # a stub, or a name not defined yet
     if isinstance(error, AssertionError) and in_test:
-        lines = [str(error) or f"this was false: {last.line}"]  # type: ignore[union-attr]
-        return Outcome(about, FAILED, "\n".join(lines + [f"hint:     {hint}"] * bool(hint)))
+        return Outcome(about, FAILED, "\n".join([str(error) or f"this was false: {last.line}", *tail]))
     if isinstance(error, SystemExit):
         return Outcome(about, ERROR, "your code called sys.exit(): return or raise instead")
-    lines = [f"your code raised {type(error).__name__}: {_short(str(error))}"]
     # Where, in the learner's code: the innermost frame, then who called it (not the whole trace).
-    yours = [f for f in frames if (f.filename, f.name) != (test.__code__.co_filename, test.__name__)]
+    # Frames of the test's own cell (the test and its helpers) are the test's, not the learner's.
+    yours = [f for f in frames if f.filename != test.__code__.co_filename]
+    who = "your code" if yours else "the test, on what your code returned,"
+    lines = [f"{who} raised {type(error).__name__}: {_short(str(error))}"]
     for n, frame in enumerate(reversed(yours[-3:])):
         lines.append(f"{'in' if n == 0 else 'called from'} {frame.name}, line {frame.lineno}: {frame.line}")
-    return Outcome(about, ERROR, "\n".join(lines + [f"hint:     {hint}"] * bool(hint)))
+    return Outcome(about, ERROR, "\n".join(lines + tail))
 
 
 def _report(question: str, outcomes: list[Outcome]) -> str:
@@ -177,17 +171,12 @@ def _headline(outcomes: list[Outcome]) -> str:
     return "not answered yet" if statuses == {NOT_ANSWERED} else "failed ✗"
 
 
-def _about(test: Callable[[], object]) -> str:
-    """What a test checks: the first line of its docstring, else its name in words."""
-    doc = (test.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else test.__name__.removeprefix("test_").replace("_", " ")
-
-
-def _hint(test: Callable[[], object]) -> str:
-    """The docstring's "Hint: ..." (to its end), shown whenever the test does not pass."""
+def _describe(test: Callable[[], object]) -> tuple[str, str]:
+    """What a test checks (its docstring's first line, else its name in words), and its hint (the
+    docstring's "Hint: ..." to the end, shown whenever the test does not pass)."""
     doc = inspect.cleandoc(test.__doc__ or "")
-    _, found, hint = doc.partition("Hint:")
-    return " ".join(hint.split()) if found else ""
+    about = doc.splitlines()[0] if doc else test.__name__.removeprefix("test_").replace("_", " ")
+    return about, " ".join(doc.partition("Hint:")[2].split())
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -25,7 +25,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
 
-from .check import MIME, PASSED
+from .check import MIME, NOT_ANSWERED, PASSED
 from .notebook import Question, grading, is_test, loads, questions, write_atomic
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
@@ -74,7 +74,7 @@ class _Client(NotebookClient):
 async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Grade:
     """Grade one submitted notebook with the tests of ``lab`` (a solution or bundle notebook)."""
     started, qs = time.monotonic(), questions(lab)
-    zero = {q.id: 0.0 for q in qs}
+    zero = dict.fromkeys((q.id for q in qs), 0.0)
     try:
         data = path.read_bytes()
         if not data.strip():
@@ -110,8 +110,7 @@ async def grade_all(submissions: dict[str, Path], lab: NotebookNode, limits: Lim
 
     async def one(name: str, path: Path) -> Grade:
         async with slots:
-            result = await grade(path, name, lab, limits)
-        done(result)
+            done(result := await grade(path, name, lab, limits))
         return result
 
     return list(await asyncio.gather(*(one(name, path) for name, path in submissions.items())))
@@ -126,13 +125,8 @@ def submission_names(paths: list[Path]) -> list[str]:
 
 def _other_lab(lab: NotebookNode, submission: NotebookNode) -> str | None:
     """The lab a submission was made from, when that is not ``lab`` (a teacher's mix-up)."""
-    made_from = submission.metadata.get("socket2flask", {}).get("generated_from")
-    grading_from = lab.metadata.get("socket2flask", {}).get("generated_from")
-    if made_from and grading_from and made_from != grading_from:
-        return made_from
-    ours = {grading(c).get("grade_id") for c in lab.cells} - {None, "setup"}
-    theirs = {grading(c).get("grade_id") for c in submission.cells} - {None, "setup"}
-    return "another lab (none of its cells belong to this one)" if theirs and not ours & theirs else None
+    made_from, graded = (nb.metadata.get("socket2flask", {}).get("generated_from") for nb in (submission, lab))
+    return made_from if made_from and graded and made_from != graded else None
 
 
 def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> list[_Step]:
@@ -141,35 +135,35 @@ def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> li
     locked = {grading(c)["grade_id"]: c for c in lab.cells if grading(c).get("locked")}
     steps, seen = [], set()
     for n, cell in enumerate(submission.cells, 1):
-        gid = grading(cell).get("grade_id")
-        if gid is not None and gid in seen:
+        if (gid := grading(cell).get("grade_id")) is not None and gid in seen:
             continue  # a copy of a cell already run
         seen.add(gid)
         cell = locked.get(gid, cell)
         if cell.cell_type == "code":
             steps.append(_Step(cell, f"cell {n}", owner.get(gid), gid in locked and is_test(cell)))
-    for gid, cell in locked.items():
-        if gid not in seen and is_test(cell):
-            steps.append(_Step(cell, f"the tests of {gid}", gid, True))
+    order = {grading(c).get("grade_id"): i for i, c in enumerate(lab.cells)}
+    for gid, cell in locked.items():  # put back what the submission deleted, where the lab has it
+        if gid not in seen and cell.cell_type == "code":
+            after = [k for k, s in enumerate(steps) if order.get(grading(s.cell).get("grade_id"), -1) > order[gid]]
+            where = f"the tests of {gid}" if is_test(cell) else f"the lab's given cell {gid}"
+            steps.insert(after[0] if after else len(steps), _Step(cell, where, owner.get(gid), is_test(cell)))
     return steps
 
 
 async def _run_once(steps: list[_Step], skip: dict[int, str], limits: Limits, folder: Path,
                     deadline: float) -> tuple[dict, dict[int, str], int | None]:
     """One run in a fresh kernel; stops at the first step that kills or wedges the kernel."""
-    results: dict[str, list[dict]] = {}
-    trouble: dict[int, str] = {}
+    results: dict[str, list[dict]] = {}  # question -> each test's outcome
+    trouble: dict[int, str] = {}  # step -> why it broke
     setup = SETUP.format(limits.test, limits.memory_mb, limits.notebook + limits.startup, limits.file_mb)
     cells = [new_code_cell((TEST_PREFIX if s.is_test else "") + s.cell.get("source", "")) for s in steps]
     async with _kernel(new_notebook(cells=[new_code_cell(setup), *cells]), limits, folder) as client:
-        setup_cell = await client.async_execute_cell(client.nb.cells[0], 0)
-        if setup_cell.outputs:  # only an error is kept
+        if (setup_cell := await client.async_execute_cell(client.nb.cells[0], 0)).outputs:  # an error
             raise RuntimeError(f"the kernel could not start grading: {setup_cell.outputs[0].get('evalue')}")
         for n, step in enumerate(steps):
-            left = deadline - time.monotonic()
             if n in skip:
                 continue
-            if left <= 0:
+            if (left := deadline - time.monotonic()) <= 0:
                 trouble[n] = f"{step.where} did not run: the notebook used its {limits.notebook} s"
                 continue
             # A test cell answers to the notebook's limit: each test has its own inside check().
@@ -235,26 +229,26 @@ def _score(qs: list[Question], steps: list[_Step], results: dict,
         points[q.id] = float(q.points) if tests and all(t["status"] == PASSED for t in tests) else 0.0
         if not points[q.id]:
             own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
+            unanswered = ["not answered yet"] * all(t["status"] == NOT_ANSWERED for t in tests)
             failed = [f"{t['test']}: {_summary(t['message'])}" for t in tests if t["status"] != PASSED]
-            reasons.append(f"{q.id}: {(own + failed + ['its tests did not run'])[0]}")
+            reasons.append(f"{q.id}: {(own + unanswered + failed + ['its tests did not run'])[0]}")
     return points, reasons + [why for n, why in sorted(trouble.items()) if steps[n].question is None]
 
 
 def _summary(message: str) -> str:
-    """A test's message on one line for the gradebook: its first line, and what came back."""
+    """A test's message on one line: its first line, then input, expected and got, cut short."""
     first, *details = message.splitlines() or [""]
-    got = next((line.split(":", 1)[1].strip() for line in details if line.startswith("got:")), "")
-    return f"{first}, got {got}"[:200] if got else first
+    shown = [(label, value.strip()) for label, _, value in (line.partition(": ") for line in details)
+             if label in ("input", "expected", "got")]
+    return ", ".join([first] + [f"{label} {value[:57]}{'...' * (len(value) > 57)}" for label, value in shown])
 
 
 def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None:
     """One CSV row per submission, written atomically: nobody ever reads half a gradebook."""
     text, top = io.StringIO(), sum(q.points for q in qs)
-    rows = csv.writer(text)
-    rows.writerow(["submission", *(q.id for q in qs), "total", "max", "status", "reasons"])
-    for g in grades:
-        points = [f"{g.points[q.id]:g}" for q in qs] + [f"{sum(g.points.values()):g}", f"{top:g}"]
-        rows.writerow([g.name, *points, g.status, "; ".join(g.reasons)])
+    csv.writer(text).writerows([["submission", *(q.id for q in qs), "total", "max", "status", "reasons"]] + [
+        [g.name, *(f"{g.points[q.id]:g}" for q in qs), f"{sum(g.points.values()):g}", f"{top:g}", g.status,
+         "; ".join(g.reasons)] for g in grades])
     write_atomic(path, text.getvalue())
 
 

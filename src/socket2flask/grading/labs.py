@@ -52,11 +52,9 @@ def sync_labs(solutions: Path, labs: Path, *, check_only: bool = False) -> list[
 
 def write_bundle(solutions: Path, out: Path) -> list[Path]:
     """The teacher's grading bundle: each lab with its hidden tests, one notebook per lab."""
-    written = []
     for path in sorted(solutions.glob(PATTERN)):
         write_atomic(out / path.name, dumps(lab_notebook(read(path), path.name, hidden_tests=True)))
-        written.append(out / path.name)
-    return written
+    return sorted(out.glob(PATTERN))
 
 
 def find_lab(spec: str, bundle: Path, solutions: Path) -> Path:

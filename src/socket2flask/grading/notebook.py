@@ -27,9 +27,7 @@ class LabError(ValueError):
 
 
 @dataclass
-class Question:
-    """One graded question: its test cell and the answer cells before it (indexes)."""
-
+class Question:  # one graded question: its test cell and the answer cells before it (indexes)
     id: str
     points: float
     title: str
