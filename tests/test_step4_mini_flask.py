@@ -16,7 +16,7 @@ import pytest
 from werkzeug.test import Client
 
 from conftest import ROOT
-from kernels import text_of
+from kernels import kernel, text_of
 
 LESSON = ROOT / "notebooks" / "04_mini_flask.ipynb"
 SOLUTION = ROOT / "solutions" / "04_mini_flask_lab.ipynb"
@@ -38,10 +38,13 @@ def answers() -> dict[str, str]:
     return {nbgrader(c)["grade_id"]: c.source for c in solution_cells() if nbgrader(c).get("solution")}
 
 
-def question_tests(question: str) -> str:
-    """The test cell of a question, visible and hidden tests, without its final check() call."""
+def question_tests(question: str, hidden: bool = True) -> str:
+    """The test cell of a question without its final check() call: visible and hidden tests, or
+    only the visible ones (what a learner's check() runs)."""
     [cell] = [c for c in solution_cells() if nbgrader(c).get("grade_id") == question]
-    return re.sub(r"^check\(.*\)\s*$", "", cell.source, flags=re.M)
+    source = cell.source if hidden else re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "",
+                                                  cell.source, flags=re.S)
+    return re.sub(r"^check\(.*\)\s*$", "", source, flags=re.M)
 
 
 def expect(actual, expected, *, given=None, hint=""):
@@ -61,13 +64,13 @@ def framework(overrides: dict[str, str] | None = None) -> dict:
     return namespace
 
 
-def define_tests(namespace: dict, question: str) -> None:
-    exec(compile(question_tests(question), f"{SOLUTION.name}:{question}", "exec"), namespace)
+def define_tests(namespace: dict, question: str, hidden: bool = True) -> None:
+    exec(compile(question_tests(question, hidden), f"{SOLUTION.name}:{question}", "exec"), namespace)
 
 
-def run_tests(namespace: dict, question: str) -> dict[str, str | None]:
+def run_tests(namespace: dict, question: str, hidden: bool = True) -> dict[str, str | None]:
     """Run one question's test functions in the namespace: {test name: failure or None}."""
-    define_tests(namespace, question)
+    define_tests(namespace, question, hidden)
     results = {}
     for name, function in list(namespace.items()):
         if name.startswith("test_") and getattr(function, "__code__", None) and \
@@ -112,23 +115,23 @@ request = LocalProxy(lambda: _request_var.get())
 
 # Plausible wrong answers, each one edit of the reference: (question, answer cell, old, new, why).
 WRONG = [
-    ("q1", "q1_answer", "_app_var.reset(self._token)", "_app_var.set(None)",
+    ("q1", "q1_answer2", "_app_var.reset(self._token)", "_app_var.set(None)",
      "pop() forgets the outer context"),
-    ("q1", "q1_answer", "for function in reversed(self.app.teardown_appcontext_funcs):",
+    ("q1", "q1_answer2", "for function in reversed(self.app.teardown_appcontext_funcs):",
      "for function in self.app.teardown_appcontext_funcs:", "teardown_appcontext in registration order"),
     ("q2", "q2_answer", 'methods=methods | {"OPTIONS"}', "methods=methods", "no automatic OPTIONS"),
-    ("q2", "q2_answer", "code = exception.code if issubclass(exception, HTTPException) else None",
+    ("q2", "q2_answer2", "code = exception.code if issubclass(exception, HTTPException) else None",
      "code = None", "HTTPException classes filed under None"),
     ("q3", "q3_answer", "elif len(rv) == 2 and isinstance(rv[1], (Headers, dict, tuple, list)):",
      "elif False:", "a 2-tuple is always (body, status)"),
-    ("q3", "q3_answer", "sort_keys=True", "sort_keys=False", "JSON keys in insertion order"),
+    ("q3", "q3_answer2", "sort_keys=True", "sort_keys=False", "JSON keys in insertion order"),
     ("q3", "q3_answer", "rv.status = status            # \"418 I'm a teapot\"",
      "rv.status_code = int(status.split()[0])", "a str status loses its reason phrase"),
     ("q4", "q4_answer", "for cls in type(e).__mro__:", "for cls in (type(e),):",
      "handlers looked up for the exact class only"),
     ("q4", "q4_answer", "if propagate if propagate is not None else (self.config[\"TESTING\"] or self.debug):",
      "if False:", "exceptions never propagate while testing"),
-    ("q5", "q5_answer", "for function in reversed(self.after_request_funcs):",
+    ("q5", "q5_answer2", "for function in reversed(self.after_request_funcs):",
      "for function in self.after_request_funcs:", "after_request in registration order"),
     ("q5", "q5_answer", "                _request_var.reset(token)\n", "",
      "the request stays bound after the response"),
@@ -145,7 +148,7 @@ WRONG = [
      "port = int(port or server_port or 5000)", "run(port=0) becomes 5000"),
     ("q7", "q7_answer", 'host = host or server_host or "127.0.0.1"', 'host = host or "0.0.0.0"',
      "run() listens on every interface"),
-    ("q8", "q1_answer", 'current_app: "App" = LocalProxy(', SHARED_REQUEST + 'current_app: "App" = LocalProxy(',
+    ("q8", "q1_answer2", 'current_app: "App" = LocalProxy(', SHARED_REQUEST + 'current_app: "App" = LocalProxy(',
      "a plain global request, shared by every thread"),
     ("q9", "q9_answer", "return F.redirect(link_target, 302)", "return F.redirect(link_target, 301)",
      "a permanent redirect: browsers would skip the click counter"),
@@ -154,14 +157,43 @@ WRONG = [
 ]
 
 
+# Answers written from a statement's words that the hidden tests would fail: the visible tests
+# alone (what a learner's check() runs) must catch them first.
+VISIBLE = [
+    ("q2", "q2_answer", 'rule_object.provide_automatic_options = "OPTIONS" not in methods',
+     'if "OPTIONS" not in methods:\n            rule_object.provide_automatic_options = True',
+     "provide_automatic_options set only when True"),
+    ("q3", "q3_answer2", "data = args[0] if len(args) == 1 else (args or kwargs or None)",
+     "data = args[0] if len(args) == 1 else (args or kwargs)", "jsonify() sends {} instead of null"),
+    ("q3", "q3_answer2", 'indent = 2 if current_app.debug else None', 'indent = None',
+     "jsonify ignores debug mode"),
+    ("q6", "q6_answer", "adapter, external = req.url_adapter, bool(_external)",
+     "adapter, external = current_app.url_map.bind(req.host), bool(_external)",
+     "url_for ignores SCRIPT_NAME (an app under a prefix)"),
+]
+# Right answers written another way: every test, visible and hidden, must pass.
+RIGHT = [
+    ("q3", "q3_answer2", 'indent = 2 if current_app.debug else None',
+     'indent = 2 if current_app.config["DEBUG"] else None', "debug mode read from the config"),
+    ("q3", "q3_answer2", 'indent = 2 if current_app.debug else None',
+     'indent = 2 if _app_var.get().app.debug else None', "debug mode read from the context variable"),
+]
+CASES = ([(*case, "wrong, caught by some test") for case in WRONG]
+         + [(*case, "wrong, caught by a visible test") for case in VISIBLE]
+         + [(*case, "right, passes every test") for case in RIGHT])
+
+
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("question,cell,old,new,why", WRONG, ids=[w[4] for w in WRONG])
-def test_the_lab_catches_a_wrong_answer(question, cell, old, new, why):
+@pytest.mark.parametrize("question,cell,old,new,why,kind", CASES, ids=[f"{c[5]}: {c[4]}" for c in CASES])
+def test_the_lab_tells_wrong_answers_from_right_ones(question, cell, old, new, why, kind):
     source = answers()[cell]
-    assert old in source, f"the reference answer changed: update this wrong answer ({why})"
-    results = run_tests(framework({cell: source.replace(old, new)}), question)
+    assert old in source, f"the reference answer changed: update this case ({why})"
+    results = run_tests(framework({cell: source.replace(old, new)}), question, hidden="visible" not in kind)
     failed = {name: message for name, message in results.items() if message}
-    assert failed, f"{question}'s tests all pass with a wrong answer: {why}"
+    if kind.startswith("right"):
+        assert not failed, f"{question}'s tests fail a right answer ({why}): {failed}"
+    else:
+        assert failed, f"{question}'s {'visible ' * ('visible' in kind)}tests all pass with a wrong answer: {why}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -280,12 +312,14 @@ def test_run_hands_off_to_run_simple_like_flask(server_name, arguments, expected
 
 
 def test_lesson_and_solution_build_the_same_framework():
-    """The lesson's seven framework cells are the solution's answers q1-q7 without the markers."""
+    """The lesson's framework cells (tagged miniflask) are the solution's answer cells of q1-q7, one
+    for one and in order, without the markers."""
     lesson = [c.source for c in nbformat.read(LESSON, as_version=4).cells
               if "miniflask" in c.metadata.get("tags", [])]
+    framework_answers = re.compile(r"q[1-7]_answer\d*")
     solution = ["\n".join(line for line in source.splitlines() if not MARKER.match(line))
-                for grade_id, source in answers().items() if grade_id in {f"q{i}_answer" for i in range(1, 8)}]
-    assert len(lesson) == len(solution) == 7
+                for grade_id, source in answers().items() if framework_answers.fullmatch(grade_id)]
+    assert len(lesson) == len(solution) == 12
     for number, (ours, theirs) in enumerate(zip(lesson, solution), 1):
         assert ours.strip() == theirs.strip(), f"framework cell {number} differs between lesson and solution"
 
@@ -303,4 +337,21 @@ def test_the_lesson_shows_the_race_the_fix_and_the_same_answers(run_notebook):
     assert len(counts) >= 4 and all(different == "0" for _, different in counts), counts
     assert text.count("same: (") == 4 and "DIFFERENT" not in text, "run() must hand off like Flask's"
     assert "Hello from app.run()!" in text and re.search(r"Running on http://127\.0\.0\.1:\d+", text)
-    assert re.search(r"mini-Flask / Flask = \d\.\d\d", text)
+    assert "40 clicks, all 302: True; counted: 40" in text, "every concurrent click must be counted"
+    assert len(re.findall(r"mini-Flask / Flask\s+\d\.\d\d, quartiles \d\.\d\d-\d\.\d\d: ", text)) == 2
+    assert "binding the URL map to the host, with all it calls: " in text
+
+
+@pytest.mark.timeout(300)
+def test_every_cell_runs_again_after_run_all(tmp_path):
+    """Run All, then every code cell but the first once more, in order, as a learner who goes back
+    to a cell after the end: the last cells must not take away what earlier cells need (the work
+    folder, the saved framework), and no cell may depend on running only once."""
+    nb = nbformat.read(LESSON, as_version=4)
+    code = [(index, cell) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    with kernel(tmp_path, LESSON.parent) as client:
+        client.nb = nb
+        for index, cell in code + code[1:]:
+            client.execute_cell(cell, index)      # raises on any error output
+    text = text_of(nb.cells[code[-2][0]].outputs)
+    assert "than half of the median loopback request" in text
