@@ -47,6 +47,11 @@ def test_sweep_plot_has_a_fixed_size_and_labelled_axes():
     assert [t.get_text() for t in rate.get_xticklabels()] == ["1", "2", "4"]
 
 
+def test_sweep_plot_of_failed_requests_still_draws():
+    failed = {1: Latency(samples=[], errors=5, elapsed=1.0), 2: Latency(samples=[], errors=5, elapsed=1.0)}
+    assert png_size(plots.plot_sweep({"down": failed})) == (1000, 400)
+
+
 def test_duration_reads_like_a_person_wrote_it():
     assert [plots.duration(s) for s in (61e-6, 1.234e-3, 0.04, 1.5, float("nan"), -123e-6, -2e-3)] == [
         "61 µs", "1.2 ms", "40 ms", "1.5 s", "n/a", "-123 µs", "-2.0 ms"]

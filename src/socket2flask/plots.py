@@ -107,6 +107,7 @@ def plot_sweep(results: dict[str, dict[int, Latency]], title: str | None = None)
         axis.grid(True, alpha=0.3)
     rate.set(ylabel="throughput (requests/s)", title="throughput", ylim=(0, None))
     tail.set(ylabel=f"p99 latency ({unit})", title="tail latency (p99)")
-    _log_scale(tail, "y")
+    if any(r.p99 > 0 for sweep in results.values() for r in sweep.values()):  # nan > 0 is False
+        _log_scale(tail, "y")  # not when every request failed: nothing to put on a log axis
     rate.legend(fontsize="small")
     return fig
