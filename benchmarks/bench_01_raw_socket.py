@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from common import hello_app, load_answers, progress
+from common import hello_app, highlight, load_answers, progress
 from socket2flask import plots, probe
 from socket2flask.servers import serve
 
@@ -51,6 +51,10 @@ def run(report: list[str], quick: bool, out: Path) -> None:
                       f"{a.p50 / b.p50:.2f} | {a.rps:,.0f} | {b.rps:,.0f} | {a.rps / b.rps:.2f} |")
         if a.errors or b.errors:
             report.append(f"| {level} | errors: step 1 {a.errors}, waitress {b.errors} | | | | | |")
+    one, top = results["step 1"][levels[0]], results["waitress"][levels[0]]
+    highlight(f"the step-1 lab's raw-socket server against waitress, one raw keep-alive client: p50 "
+              f"{one.p50 / top.p50:.2f}× waitress's, throughput {one.rps / top.rps:.2f}× ("
+              f"{plots.duration(one.p50)} vs {plots.duration(top.p50)})")
     plots.plot_latency({label: sweep[1] for label, sweep in results.items()},
                        title="one client, raw keep-alive").savefig(out / "step1_latency.png", dpi=plots.DPI)
     plots.plot_sweep(results, title="step 1 vs waitress").savefig(out / "step1_sweep.png", dpi=plots.DPI)

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import hello_app, keepalive_handler, load_answers, progress
+from common import hello_app, highlight, keepalive_handler, load_answers, progress
 from socket2flask import plots, probe
 from socket2flask.servers import Server, serve
 
@@ -85,6 +85,10 @@ def run(report: list[str], quick: bool, out: Path) -> None:
             server.stop()
     progress("step 2 latency: " + ", ".join(f"{k} {plots.duration(v.p50)}" for k, v in latency.items()))
     table(report, latency, "ours (step 2)")
+    ours = latency["ours (step 2)"].p50
+    highlight(f"the step-2 lab's WSGI server: p50 {plots.duration(ours)}, against wsgiref "
+              f"{latency['wsgiref'].p50 / ours:.1f}× and werkzeug's dev server "
+              f"{latency['werkzeug'].p50 / ours:.1f}× that (raw client, one at a time)")
     gap, thread = latency["wsgiref threaded"].p50 - latency["wsgiref"].p50, thread_cost()
     report += [f"wsgiref threaded minus wsgiref: {plots.duration(gap)} at the median; starting and joining "
                f"one thread that does nothing, measured directly: {plots.duration(thread)}; "

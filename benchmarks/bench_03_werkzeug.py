@@ -14,7 +14,7 @@ from io import BytesIO
 from pathlib import Path
 from statistics import median
 
-from common import load_answers, progress
+from common import highlight, load_answers, progress
 from socket2flask import plots, probe
 from socket2flask.probe import Latency
 from socket2flask.servers import serve
@@ -103,6 +103,9 @@ def run(report: list[str], quick: bool, out: Path) -> None:
                       f"{result.p50 / anchor:,.1f}× |")
         progress(f"{label}: p50 {plots.duration(result.p50)}")
     client_p50 = results["werkzeug app, test Client"].p50
+    highlight(f"one werkzeug app: {plots.duration(results['werkzeug app, direct call'].p50)} called "
+              f"directly, {plots.duration(client_p50)} through the test Client, "
+              f"{plots.duration(results['werkzeug app, loopback raw client'].p50)} over loopback (p50)")
     socket_p50 = results["werkzeug app, loopback raw client"].p50
     report += ["", f"The same werkzeug app over loopback costs {socket_p50 / client_p50:.1f}× its "
                f"test-Client call and {socket_p50 / results['werkzeug app, direct call'].p50:.0f}× "
