@@ -65,6 +65,7 @@ class Server:
         except urllib.error.HTTPError as error:  # a 404 or 500 page is still a page to show
             page = error.read().decode("utf-8", "replace")
         link = self.browser_url.rstrip("/") + path
+        page = f'<base href="{self.browser_url}">' + page  # its stylesheet and links, from the server
         display(HTML(f'<p>Open <a href="{link}" target="_blank">{html.escape(link)}</a></p>'
                      f'<iframe sandbox srcdoc="{html.escape(page)}" style="width: 100%; '
                      f'height: {height}px; border: 1px solid #ccc"></iframe>'))
