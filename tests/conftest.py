@@ -57,6 +57,20 @@ def run_notebook(tmp_path_factory):
     return run
 
 
+@pytest.fixture(scope="session")
+def lesson_outputs(run_notebook):
+    """(source, printed text) of every code cell of a lesson, from the session's one run of it,
+    which must leave nothing behind: `lesson_outputs("02_wsgi")`."""
+    from kernels import cell_texts
+
+    def outputs(name: str) -> list[tuple[str, str]]:
+        _, leaks, nb = run_notebook(ROOT / "notebooks" / f"{name}.ipynb")
+        assert not leaks, leaks
+        return cell_texts(nb)
+
+    return outputs
+
+
 @pytest.fixture(autouse=True)
 def no_servers_left():
     """Every test must stop the servers it starts."""

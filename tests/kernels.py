@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,3 +151,14 @@ def output_of(texts: list[tuple[str, str]], fragment: str) -> str:
     found = [text for source, text in texts if fragment in source]
     assert len(found) == 1, f"{len(found)} cells contain {fragment!r}"
     return found[0]
+
+
+def stop_process_group(process: subprocess.Popen, seconds: float = 20) -> None:
+    """End a process started with start_new_session=True, and everything it started: SIGTERM to
+    the group, then SIGKILL if it is still there after `seconds`."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

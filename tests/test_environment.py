@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from conftest import ROOT
-from kernels import isolated_env
+from kernels import isolated_env, stop_process_group
 
 CONDA_NAMES = {"redis-py": "redis"}  # conda-forge package name -> PyPI name
 
@@ -102,9 +101,4 @@ def test_make_lab_serves_jupyterlab_on_loopback_only(tmp_path):
         assert status is not None and status.status_code == 200, lab.stderr and lab.poll()
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and nothing else
     finally:
-        os.killpg(lab.pid, signal.SIGTERM)
-        try:
-            lab.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.pid, signal.SIGKILL)
-            lab.wait()
+        stop_process_group(lab)

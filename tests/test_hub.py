@@ -5,7 +5,6 @@ under a hub-style base URL, and the environment variable a hub sets."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import pytest
 import requests
 
 from conftest import hello_app
-from kernels import isolated_env
+from kernels import isolated_env, stop_process_group
 from socket2flask.servers import serve
 from test_environment import free_port
 
@@ -57,12 +56,7 @@ def hub_server(tmp_path):
             time.sleep(0.3)
         yield origin, session
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, 15)
 
 
 def test_browser_url_is_the_loopback_url_outside_a_hub(monkeypatch):

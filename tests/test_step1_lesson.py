@@ -16,7 +16,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from kernels import cell_texts, output_of
+from kernels import output_of
 
 LESSON = ROOT / "notebooks" / "01_raw_socket.ipynb"
 DURATION = r"-?[\d.,]+ (?:µs|ms|s)"  # as plots.duration prints it: "61 µs", "1,356 µs", "44 ms"
@@ -28,11 +28,8 @@ def seconds(duration: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def outputs(run_notebook) -> list[tuple[str, str]]:
-    """(source, printed text) of every code cell of the executed lesson."""
-    _, leaks, nb = run_notebook(LESSON)
-    assert not leaks
-    return cell_texts(nb)
+def outputs(lesson_outputs) -> list[tuple[str, str]]:
+    return lesson_outputs(LESSON.stem)
 
 
 @pytest.mark.timeout(180)

@@ -15,17 +15,14 @@ import re
 import pytest
 
 from conftest import ROOT
-from kernels import cell_texts, output_of
+from kernels import output_of
 
 LESSON = ROOT / "notebooks" / "02_wsgi.ipynb"
 
 
 @pytest.fixture(scope="module")
-def outputs(run_notebook) -> list[tuple[str, str]]:
-    """(source, printed text) of every code cell of the executed lesson."""
-    _, leaks, nb = run_notebook(LESSON)
-    assert not leaks
-    return cell_texts(nb)
+def outputs(lesson_outputs) -> list[tuple[str, str]]:
+    return lesson_outputs(LESSON.stem)
 
 
 @pytest.mark.timeout(180)

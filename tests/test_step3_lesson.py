@@ -22,17 +22,14 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from kernels import cell_texts, isolated_env, output_of, run_code, text_of
+from kernels import isolated_env, output_of, run_code, text_of
 
 LESSON = ROOT / "notebooks" / "03_werkzeug.ipynb"
 
 
 @pytest.fixture(scope="module")
-def outputs(run_notebook) -> list[tuple[str, str]]:
-    """(source, printed text) of every code cell of the executed lesson."""
-    _, leaks, nb = run_notebook(LESSON)
-    assert not leaks
-    return cell_texts(nb)
+def outputs(lesson_outputs) -> list[tuple[str, str]]:
+    return lesson_outputs(LESSON.stem)
 
 
 @pytest.mark.timeout(180)
