@@ -41,8 +41,9 @@ course: $(STAMP)
 	$(BIN)/python benchmarks/course.py --out build/course
 
 ## make bench: measurements side by side, as ratios, in build/bench/
+## (make bench BENCH_ARGS="--readme README.md" also writes the headline figures into the README)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py --out build/bench
+	$(BIN)/python benchmarks/run.py --out build/bench $(BENCH_ARGS)
 
 clean:
 	rm -rf build .pytest_cache
