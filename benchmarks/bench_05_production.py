@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 from common import hello_app, highlight, load_answers, progress, start
@@ -42,11 +41,8 @@ def contenders(out: Path) -> dict[str, Server]:
         ANCHOR: start("waitress", out, name="bench5 waitress"),
     }
     if hasattr(os, "fork"):
-        gunicorn = start("gunicorn", out, workers=2, name="bench5 gunicorn")
-        deadline = time.monotonic() + 10  # serve() returns when the first worker is up: wait for both
-        while sum("Booting worker" in line for line in gunicorn.log) < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        running["gunicorn (2 workers)"] = gunicorn
+        # serve() returns once both workers are up, so every measurement sees them both
+        running["gunicorn (2 workers)"] = start("gunicorn", out, workers=2, name="bench5 gunicorn")
     return running
 
 
@@ -65,7 +61,6 @@ def run(report: list[str], quick: bool, out: Path) -> None:
                                                       warmup=2 * level)
             progress(f"production, {level} client(s): " + ", ".join(
                 f"{label} {results[label][level].rps:,.0f}/s" for label in running))
-        time.sleep(0.1)  # let gunicorn's workers finish their last response before the quick stop
     finally:
         for server in running.values():
             server.stop()
