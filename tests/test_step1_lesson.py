@@ -111,7 +111,9 @@ def test_the_werkzeug_conclusion_follows_from_the_printed_differences(outputs):
     new_connection = seconds(re.search(rf"closing - keep-alive\)\s+({DURATION})", text)[1])
     werkzeug_extra = seconds(re.search(rf"werkzeug - closing\)\s+({DURATION})", text)[1])
     larger = "the new connection" if new_connection > werkzeug_extra else "werkzeug's extra Python"
-    assert f"the larger of the two, this time: {larger}" in text
+    if new_connection == werkzeug_extra:  # equal once rounded: the notebook compared the exact values
+        larger = "(the new connection|werkzeug's extra Python)"
+    assert re.search(f"the larger of the two, this time: {larger}", text)
 
 
 @pytest.mark.timeout(180)
@@ -123,4 +125,6 @@ def test_the_get_gap_is_split_and_the_conclusion_follows(outputs):
     # The parts add up, up to the rounding of the printed values (two or three significant digits).
     assert abs(connection + rest - gap) <= 0.05 * (abs(connection) + abs(rest) + abs(gap)) + 2e-6
     larger = "requests' own work" if rest > connection else "the new connection"
-    assert f"most of the gap is {larger}" in text
+    if rest == connection:  # equal once rounded: the notebook compared the exact values
+        larger = "(requests' own work|the new connection)"
+    assert re.search(f"most of the gap is {larger}", text)
