@@ -1,7 +1,7 @@
 """Step 2 lesson: the demonstrations show what the text says they show.
 
-test_notebooks.py already runs the lesson for errors, time and leaks; here we run it once more and
-read its outputs: CGI starts a process per request, the notes' code fails on Python 3 (a `print`
+test_notebooks.py already runs the lesson for errors, time and leaks; here we read the outputs of
+that same run: CGI starts a process per request, the notes' code fails on Python 3 (a `print`
 statement; a `str` body: 500 on wsgiref, a broken response on werkzeug), the environ is what PEP 3333
 says, the lesson's server frames, fails and closes as the text explains, the validator's messages
 are the ones the table reads, and the same Flask app answers identically on two servers.
