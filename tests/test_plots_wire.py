@@ -109,6 +109,15 @@ def test_exchange_of_a_post_body_and_head(capsys):
     assert ">>> request" in out and "GET /shown HTTP/1.1␍␊" in out and "<<< response" in out
 
 
+def test_exchange_refuses_an_unknown_client(capsys):
+    with serve(app_for("socket"), kind="socket") as server:
+        with pytest.raises(ValueError, match="'requests' or 'raw'"):
+            wire.exchange(server, client="rwa")
+        with pytest.raises(ValueError, match="'rwa'"):
+            wire.show(server, client="rwa")
+    assert capsys.readouterr().out == ""
+
+
 def test_exchange_with_nothing_listening_returns_empty_bytes():
     with serve(app_for("wsgiref"), kind="wsgiref") as server:
         url = server.url

@@ -43,12 +43,45 @@ def test_post_with_a_body_through_every_client():
             assert result.status_counts == Counter({200: 5}), client
 
 
-def test_refused_connections_are_errors_not_exceptions():
+@pytest.mark.parametrize("client", ["get", "session", "raw"])
+def test_refused_connections_are_errors_not_exceptions(client):
     with serve(hello_app) as server:
         url = server.url
     assert port_is_free(server.port)
-    result = measure(url, n=5, client="raw", warmup=0, timeout=1)
-    assert result.errors == 5 and result.samples == [] and "ConnectionRefused" in result.first_error
+    result = measure(url, n=5, client=client, warmup=0, timeout=1)
+    assert result.errors == 5 and result.samples == [] and "Connection" in result.first_error
+
+
+@pytest.mark.parametrize("client", ["get", "session", "raw"])
+def test_answers_that_are_not_http_are_errors_not_exceptions(client):
+    def garbled(conn, addr):
+        conn.recv(65536)
+        conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+
+    with serve(garbled, kind="socket") as server:
+        result = measure(server.url, n=5, client=client, warmup=0, timeout=1)
+    assert result.errors == 5 and result.samples == [] and result.first_error
+
+
+@pytest.mark.timeout(20)  # far below max_seconds: a failing worker must not keep the caller waiting
+@pytest.mark.parametrize("client, bad, error", [
+    ("session", {"headers": object()}, AttributeError),  # a bug in the caller's arguments
+    ("get", {"jsn": {"a": 1}}, TypeError),  # a keyword requests does not know
+    ("raw", {"headers": {"X-Price": "10 €"}}, UnicodeEncodeError),  # not latin-1
+])
+def test_a_bug_in_a_request_is_raised_not_counted_as_an_error(client, bad, error):
+    with serve(hello_app, kind="waitress") as server:
+        with pytest.raises(error):
+            measure(server.url, n=20, client=client, concurrency=4, max_seconds=60, **bad)
+
+
+def test_the_raw_client_refuses_what_it_cannot_send():
+    with serve(hello_app, kind="waitress") as server:
+        for bad in ({"json": {"a": 1}}, {"params": {"q": "x"}}, {"cookies": {"c": "1"}}):
+            with pytest.raises(TypeError, match="data= and headers="):
+                measure(server.url, n=5, client="raw", method="POST", **bad)
+        result = measure(server.url, n=5, client="raw", method="POST", data=None, headers=None)
+    assert result.status_counts == Counter({200: 5})
 
 
 def test_concurrency_splits_the_requests_between_clients():
@@ -72,8 +105,9 @@ def test_max_seconds_bounds_the_loop():
 def test_bad_arguments_fail_fast():
     with pytest.raises(ValueError, match="unknown client"):
         measure("http://127.0.0.1:1", client="curl")
-    with pytest.raises(ValueError):
-        measure("http://127.0.0.1:1", n=0)
+    for bad in ({"n": 0}, {"concurrency": 0}, {"warmup": -1}, {"timeout": 0}, {"max_seconds": 0}):
+        with pytest.raises(ValueError):
+            measure("http://127.0.0.1:1", **bad)
 
 
 def test_sweep_measures_each_level():

@@ -7,7 +7,8 @@
 Three clients show how much of a latency belongs to the client itself:
 "get" opens a new connection per request (`requests.get`), "session" keeps one open
 (`requests.Session`), and "raw" is our small keep-alive socket client (`httpclient`), which adds
-only tens of microseconds. Every loop is bounded by a count and by `max_seconds`.
+only tens of microseconds. Every loop is bounded by a count and by `max_seconds`. Network errors
+are counted in `errors`; any other exception is a bug, and `measure` raises it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .httpclient import Connection
+from .httpclient import Connection, ProtocolError
 
 CLIENTS = ("get", "session", "raw")
 
@@ -75,10 +76,12 @@ def _client(kind: str, url: str, method: str, timeout: float, options: dict[str,
         return (lambda: _close_and_status(session.request(method, url, timeout=timeout, **options)),
                 session.close)
     if kind == "raw":
+        if unsupported := sorted(set(options) - {"data", "headers"}):
+            raise TypeError(f"client 'raw' sends only data= and headers=, not {unsupported}")
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn = Connection.from_url(url, timeout)
-        body = options.get("data", b"")
+        body = options.get("data") or b""
         if isinstance(body, str):
             body = body.encode()
         headers = options.get("headers")
@@ -96,17 +99,17 @@ def measure(url: str, n: int = 200, *, client: str = "session", concurrency: int
             **request_kwargs: Any) -> Latency:
     """Send `n` requests (after `warmup` untimed ones) from `concurrency` threads, each with its own
     client, and time each. Extra keyword arguments (headers=, data=, ...) go to every request."""
-    if concurrency < 1 or n < 1:
-        raise ValueError("n and concurrency must be at least 1")
+    if n < 1 or concurrency < 1 or warmup < 0 or timeout <= 0 or max_seconds <= 0:
+        raise ValueError("n, concurrency must be >= 1; warmup >= 0; timeout, max_seconds > 0")
     if client not in CLIENTS:
         raise ValueError(f"unknown client {client!r}; choose one of {', '.join(CLIENTS)}")
     result = Latency(samples=[])
     lock = threading.Lock()
     began: list[float] = []  # when the timed part started, read by the barrier's last arrival
     start = threading.Barrier(concurrency + 1, action=lambda: began.append(time.perf_counter()))
+    failures: list[Exception] = []  # bugs in the workers, raised again in the caller's thread
 
-    def worker(count: int) -> None:
-        send, close = _client(client, url, method, timeout, request_kwargs)
+    def worker(send: Callable[[], int], close: Callable[[], None], count: int) -> None:
         try:
             for _ in range(-(-warmup // concurrency)):  # warm-up share, rounded up
                 _timed(send)
@@ -123,19 +126,27 @@ def measure(url: str, n: int = 200, *, client: str = "session", concurrency: int
                     else:
                         result.samples.append(seconds)
                         result.status_counts[status] += 1
+        except Exception as error:
+            failures.append(error)
+            start.abort()  # the caller, waiting at the barrier, learns at once
         finally:
             close()
 
     shares = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
-    threads = [threading.Thread(target=worker, args=(share,), daemon=True) for share in shares]
+    # The clients are made here, so that a bad argument raises in the caller's thread.
+    jobs = [(*_client(client, url, method, timeout, request_kwargs), share) for share in shares]
+    threads = [threading.Thread(target=worker, args=job, daemon=True) for job in jobs]
     for thread in threads:
         thread.start()
     try:
         start.wait(timeout=max_seconds)
     except threading.BrokenBarrierError:
-        raise TimeoutError(f"warm-up against {url} did not finish in {max_seconds} s") from None
+        if not failures:
+            raise TimeoutError(f"warm-up against {url} did not finish in {max_seconds} s") from None
     for thread in threads:
         thread.join(max_seconds + timeout)
+    if failures:
+        raise failures[0]
     result.elapsed = time.perf_counter() - began[0]
     return result
 
@@ -144,7 +155,7 @@ def _timed(send: Callable[[], int]) -> tuple[float, int, str]:
     began = time.perf_counter()
     try:
         status = send()
-    except Exception as error:  # refused, reset, timed out: counted, never raised mid-measurement
+    except (OSError, ProtocolError) as error:  # refused, reset, timed out, garbled: counted
         return time.perf_counter() - began, 0, f"{type(error).__name__}: {error}"
     return time.perf_counter() - began, status, ""
 

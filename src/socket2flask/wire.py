@@ -92,6 +92,8 @@ def exchange(url_or_server: Any, method: str = "GET", path: str = "/",
 
     client "requests" sends what the `requests` library sends; "raw" sends our minimal request;
     `raw=` sends exactly the bytes given, malformed or not, and reads whatever comes back."""
+    if client not in ("requests", "raw"):
+        raise ValueError(f"unknown client {client!r}; choose 'requests' or 'raw'")
     url = getattr(url_or_server, "url", url_or_server)
     target = urlsplit(url)
     upstream = (target.hostname or "127.0.0.1", target.port or 80)
