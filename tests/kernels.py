@@ -1,8 +1,9 @@
 """Run notebooks and code in real, isolated Jupyter kernels, and find what they leave behind.
 
 Every kernel gets its own HOME, TMPDIR, IPython and Jupyter runtime directory inside the test's temp
-folder (DESIGN.md rule 9), uses this venv's python (jupyter_client swaps "python" in the kernelspec
-for sys.executable), and is shut down at the end.
+folder (docs/architecture.md, rule 9), uses this venv's python (jupyter_client swaps "python" in the
+kernelspec for sys.executable), hears JupyterLab's protocol (a cell id with every execution), and is
+shut down at the end.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 import nbformat
-from nbclient import NotebookClient
+
+from socket2flask.grading.labclient import LabClient
 
 # Runs inside the kernel: what could outlive a notebook. Listening TCP sockets are read from /proc
 # (Linux), so they include sockets opened by any library, not only by socket2flask.
@@ -79,17 +81,24 @@ def isolated_env(root: Path) -> dict[str, str]:
 
 
 @contextmanager
-def kernel(root: Path, cwd: Path, cell_timeout: float = 60) -> Iterator[NotebookClient]:
-    """A started kernel and its nbclient client, shut down afterwards."""
-    client = NotebookClient(nbformat.v4.new_notebook(), timeout=cell_timeout, kernel_name="python3",
-                            startup_timeout=60, shutdown_kernel="immediate")
+def kernel(root: Path, cwd: Path, cell_timeout: float = 60, cell_ids: bool = True
+           ) -> Iterator[LabClient]:
+    """A started kernel and its client, shut down afterwards. The client speaks JupyterLab's
+    protocol (a cell id with every execution) unless `cell_ids=False` (nbclient, VS Code)."""
+    client = LabClient(nbformat.v4.new_notebook(), timeout=cell_timeout, kernel_name="python3",
+                       startup_timeout=60, shutdown_kernel="immediate")
+    client.send_cell_ids = cell_ids
     with client.setup_kernel(env=isolated_env(root), cwd=str(cwd)):
         yield client
 
 
-def run_code(client: NotebookClient, code: str, metadata: dict | None = None) -> list[dict]:
-    """Execute `code` as one cell in the client's kernel and return the cell's outputs."""
+def run_code(client: LabClient, code: str, metadata: dict | None = None,
+             cell_id: str | None = None) -> list[dict]:
+    """Execute `code` as one cell in the client's kernel and return the cell's outputs. The same
+    `cell_id` twice is the same cell run again, as in JupyterLab; by default each call is a new cell."""
     cell = nbformat.v4.new_code_cell(code, metadata=metadata or {})
+    if cell_id:
+        cell.id = cell_id
     client.nb.cells.append(cell)
     client.execute_cell(cell, len(client.nb.cells) - 1)
     return cell.outputs
@@ -108,7 +117,7 @@ def text_of(outputs: list[dict]) -> str:
     return "".join(parts)
 
 
-def leaks(client: NotebookClient) -> dict:
+def leaks(client: LabClient) -> dict:
     """What the kernel has open now: listening sockets, daemon threads, servers, child processes."""
     text = text_of(run_code(client, LEAK_PROBE))
     return json.loads(text.split("LEAKS", 1)[1].strip().splitlines()[0])
@@ -120,13 +129,15 @@ def new_leaks(before: dict, after: dict) -> dict:
             if set(after[key]) - set(before[key])}
 
 
-def execute_notebook(path: Path, root: Path, cell_timeout: float = 60) -> tuple[float, dict, object]:
-    """Run a notebook top to bottom in a fresh isolated kernel (cwd: the notebook's folder).
+def execute_notebook(path: Path, root: Path, cell_timeout: float = 60, cell_ids: bool = True
+                     ) -> tuple[float, dict, object]:
+    """Run a notebook top to bottom in a fresh isolated kernel (cwd: the notebook's folder), as
+    JupyterLab runs it (with cell ids; `cell_ids=False`: as nbclient and VS Code do).
 
     Returns (seconds, leaks, executed notebook). Raises nbclient's CellExecutionError on any error
     output, except in cells tagged `raises-exception`."""
     nb = nbformat.read(path, as_version=4)
-    with kernel(root, path.parent, cell_timeout) as client:
+    with kernel(root, path.parent, cell_timeout, cell_ids) as client:
         before = leaks(client)
         client.nb = nb
         started = time.perf_counter()

@@ -3,14 +3,12 @@ request was made."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import nbformat
 import pytest
-from jupyter_client.manager import start_new_kernel
 
-from kernels import LEAK_PROBE, execute_notebook, isolated_env, kernel, leaks, run_code, text_of
+from kernels import execute_notebook, kernel, leaks, run_code, text_of
 
 SERVE_CELL = textwrap.dedent("""
     from socket2flask.servers import serve, running
@@ -21,42 +19,47 @@ SERVE_CELL = textwrap.dedent("""
 """)
 
 
-def execute_as_jupyterlab(client, code: str, cell_id: str) -> dict:
-    """Send an execute_request carrying the cell id in its metadata, as JupyterLab does."""
-    message = client.session.msg("execute_request", {"code": code, "silent": False,
-                                 "store_history": True, "user_expressions": {},
-                                 "allow_stdin": False, "stop_on_error": True},
-                                 metadata={"cellId": cell_id})
-    client.shell_channel.send(message)
-    while True:
-        reply = client.get_shell_msg(timeout=30)
-        if reply["parent_header"].get("msg_id") == message["header"]["msg_id"]:
-            return reply["content"]
-
-
-def probe_leaks(client) -> dict:
-    printed: list[str] = []
-    client.execute_interactive(LEAK_PROBE, timeout=30, output_hook=lambda message: printed.append(
-        message["content"].get("text", "")))
-    return json.loads("".join(printed).split("LEAKS", 1)[1])
+TWO_SERVERS_CELL = SERVE_CELL + textwrap.dedent("""
+    import requests
+    second = serve(app, kind="waitress")
+    print("answers:", [requests.get(s.url, timeout=5).text for s in (server, second)])
+    print("running:", len(running()))
+""")
 
 
 @pytest.mark.timeout(120)
 def test_twenty_reruns_of_one_cell_leave_exactly_one_server(tmp_path):
-    manager, client = start_new_kernel(kernel_name="python3", env=isolated_env(tmp_path),
-                                       cwd=str(tmp_path))
-    try:
-        before = probe_leaks(client)
+    with kernel(tmp_path, tmp_path) as client:
+        before = leaks(client)
         for _ in range(20):
-            assert execute_as_jupyterlab(client, SERVE_CELL, "cell-a")["status"] == "ok"
-        after = probe_leaks(client)
+            run_code(client, SERVE_CELL, cell_id="cell-a")
+        after = leaks(client)
         assert len(after["servers"]) == 1
         assert len(after["listening"]) == len(before["listening"]) + 1
-        execute_as_jupyterlab(client, SERVE_CELL, "cell-b")  # another cell: its own server
-        assert len(probe_leaks(client)["servers"]) == 2
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+        run_code(client, SERVE_CELL, cell_id="cell-b")  # another cell: its own server
+        assert len(leaks(client)["servers"]) == 2
+        run_code(client, "from socket2flask.servers import stop_all; stop_all()")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("cell_ids", [True, False], ids=["jupyterlab", "without-cell-ids"])
+def test_two_servers_in_one_cell_both_answer_and_a_rerun_replaces_both(tmp_path, cell_ids):
+    """JupyterLab sends a cell id: servers of one run live together, a re-run replaces them all.
+    Without cell ids (nbclient, VS Code), nothing is replaced; both still answer."""
+    with kernel(tmp_path, tmp_path, cell_ids=cell_ids) as client:
+        first = text_of(run_code(client, TWO_SERVERS_CELL, cell_id="two"))
+        ports = text_of(run_code(client, "print(server.port, second.port)")).split()
+        second = text_of(run_code(client, TWO_SERVERS_CELL, cell_id="two"))
+        assert "answers: ['ok', 'ok']" in first and "running: 2" in first, first
+        assert "answers: ['ok', 'ok']" in second, second
+        assert f"running: {2 if cell_ids else 4}" in second, second
+        still_open = run_code(client, "import socket\nfor port in %s:\n"
+                                      "    try: socket.create_connection(('127.0.0.1', port), 1)"
+                                      ".close(); print('open', port)\n"
+                                      "    except OSError: print('closed', port)" % ports)
+        expected = "closed" if cell_ids else "open"
+        assert text_of(still_open).split().count(expected) == 2, text_of(still_open)
+        run_code(client, "from socket2flask.servers import stop_all; stop_all()")
 
 
 @pytest.mark.timeout(120)

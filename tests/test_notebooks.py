@@ -40,3 +40,13 @@ def test_the_whole_course_runs_within_its_budget():
         pytest.skip("only part of the course ran in this session (-k or a failure above)")
     total = sum(run_times.values())
     assert total <= COURSE_BUDGET, f"the course took {total:.0f} s headless (budget {COURSE_BUDGET} s)"
+
+
+@pytest.mark.timeout(300)
+def test_a_lesson_also_runs_without_cell_ids(tmp_path):
+    """The classic Notebook, VS Code and nbclient send no cell id: a lesson with two servers in one
+    cell (02_wsgi) must run there too, and leave nothing behind."""
+    from kernels import execute_notebook
+
+    _, leaks, _ = execute_notebook(ROOT / "notebooks" / "02_wsgi.ipynb", tmp_path, cell_ids=False)
+    assert not leaks, leaks

@@ -20,12 +20,12 @@ from typing import NamedTuple
 
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
-from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
 
 from .check import MIME, NOT_ANSWERED, PASSED
+from .labclient import LabClient
 from .notebook import Question, grading, is_test, loads, questions, write_atomic
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
@@ -62,8 +62,9 @@ class _Step(NamedTuple):  # one cell to run, where it comes from, the question i
     is_test: bool
 
 
-class _Client(NotebookClient):
-    """nbclient keeping only errors and check results: a submission may print megabytes."""
+class _Client(LabClient):
+    """JupyterLab's protocol, keeping only errors and check results: a submission may print
+    megabytes."""
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
         if msg["msg_type"] == "error" or MIME in msg["content"].get("data", {}):
