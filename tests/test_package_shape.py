@@ -1,4 +1,4 @@
-"""The shape DESIGN.md section 3 asks of the support package: small modules, imports one way only."""
+"""The shape docs/architecture.md gives the support package: small modules, imports one way only."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import ast
 from conftest import ROOT
 
 PACKAGE = ROOT / "src" / "socket2flask"
-# module -> the package's modules it may import (DESIGN.md: servers stands alone, plots draws what
-# probe returns, probe and wire share httpclient; no import runs back up). kinds is servers' engine.
-ALLOWED = {"servers": {"kinds"}, "kinds": set(), "httpclient": set(), "probe": {"httpclient"},
+# module -> the package's modules it may import (docs/architecture.md: servers stands alone, plots
+# draws what probe returns, probe and wire share httpclient; no import runs back up). kinds and
+# production hold servers' adapters, one per kind; lifeline is the program gunicorn runs under.
+ALLOWED = {"servers": {"kinds", "production"}, "kinds": set(), "production": {"kinds"},
+           "lifeline": set(), "httpclient": set(), "probe": {"httpclient"},
            "wire": {"httpclient"}, "plots": {"probe"}}
 
 
@@ -36,5 +38,7 @@ def test_each_module_imports_only_what_the_design_allows():
 
 
 def test_the_bench_a_learner_reads_stays_within_its_size_budget():
+    # DESIGN.md's first budget was 1,000 lines; issue 13 (an adapter per kind, options checked,
+    # stragglers named, gunicorn's lifeline) raised it to 1,250 (docs/architecture.md).
     sizes = {m: len((PACKAGE / f"{m}.py").read_text(encoding="utf-8").splitlines()) for m in ALLOWED}
-    assert sum(sizes.values()) < 1000 and max(sizes.values()) <= 300, sizes
+    assert sum(sizes.values()) <= 1250 and max(sizes.values()) <= 300, sizes

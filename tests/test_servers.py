@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import signal
 import socket
 import subprocess
 import sys
-import time
 import textwrap
+import threading
+import time
 
 import pytest
 import requests
@@ -213,3 +217,170 @@ def test_atexit_stops_servers_in_a_real_process(tmp_path):
                             timeout=30)
     assert result.returncode == 0, result.stderr
     assert port_is_free(int(result.stdout.strip()))
+
+
+# -- the server's own framing: serve() hands a body with a length to the server as it is ----------
+def _bodies(environ, start_response):
+    """One app, four bodies, chosen by the path: what a server frames differently."""
+    path = environ["PATH_INFO"]
+    headers = [("Content-Type", "text/plain")]
+    if path == "/list-with-length":
+        headers.append(("Content-Length", "5"))
+    start_response("200 OK", headers)
+    if path == "/generator":
+        return (part for part in [b"hel", b"lo"])
+    if path == "/file" and "wsgi.file_wrapper" in environ:
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"hello"))
+    return [b"hello"]
+
+
+def _framing(port: int, path: str) -> dict[str, str]:
+    """The framing headers of one HTTP/1.1 response: Content-Length and Transfer-Encoding."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        response = b""
+        while chunk := conn.recv(65536):
+            response += chunk
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+    fields = [line.split(":", 1) for line in head]
+    return {name.lower(): value.strip() for name, value in fields
+            if name.lower() in ("content-length", "transfer-encoding")}
+
+
+@contextlib.contextmanager
+def _bare(kind: str, app):
+    """The server of `kind` on its own, without serve(): the framing to compare against."""
+    if kind == "waitress":
+        from waitress import wasyncore
+        from waitress.server import create_server
+        channels: dict = {}
+        httpd = create_server(app, map=channels, host="127.0.0.1", port=0)
+        stop = threading.Event()
+        loop = threading.Thread(target=lambda: [wasyncore.loop(0.05, map=channels, count=1)
+                                                for _ in iter(stop.is_set, True)], daemon=True)
+        loop.start()
+        try:
+            yield int(httpd.effective_port)
+        finally:
+            stop.set()
+            loop.join(5)
+            httpd.task_dispatcher.shutdown(timeout=5)
+            wasyncore.close_all(channels)
+        return
+    if kind == "wsgiref":
+        from wsgiref.simple_server import make_server
+        httpd = make_server("127.0.0.1", 0, app)
+    else:
+        from werkzeug.serving import make_server
+        httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("kind", ["wsgiref", "werkzeug", "waitress"])
+def test_framing_through_serve_equals_the_bare_servers(kind):
+    paths = ["/list-without-length", "/list-with-length", "/generator", "/file"]
+    with _bare(kind, _bodies) as port:
+        bare = {path: _framing(port, path) for path in paths}
+    with serve(_bodies, kind=kind) as server:
+        ours = {path: _framing(server.port, path) for path in paths}
+    assert ours == bare
+    if kind != "werkzeug":  # werkzeug's dev server chunks every body without a length
+        assert bare["/list-without-length"] == {"content-length": "5"}  # the server counted it
+
+
+# -- what users type ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind, options, valid", [
+    ("wsgiref", {"thraeded": True}, "threaded"),
+    ("socket", {"workers": 4}, "none"),
+    ("werkzeug", {"thread": True}, "threaded"),
+    ("waitress", {"thread": 4}, "threads"),
+    ("gunicorn", {"worker": 4}, "workers"),
+])
+def test_an_unknown_option_is_a_type_error_naming_the_valid_ones(kind, options, valid):
+    with pytest.raises(TypeError, match=f"unknown option.*{next(iter(options))}.*{valid}"):
+        serve("app:app" if kind == "gunicorn" else hello_app, kind=kind, **options)
+    assert servers.running() == []
+
+
+# -- stop() tells the truth -----------------------------------------------------------------------
+def test_a_handler_that_never_returns_is_named_by_stop_and_kept_visible(capsys):
+    entered, release = threading.Event(), threading.Event()
+
+    def spins(conn, addr):  # a learner's loop that never sees the end of the connection
+        entered.set()
+        while not release.is_set():
+            if not conn.recv(1024):
+                time.sleep(0.001)  # "continue" would burn a core; the test needs only the loop
+
+    server = serve(spins, kind="socket")
+    client = socket.create_connection((server.host, server.port), timeout=5)
+    client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    assert entered.wait(5)
+    server.stop()
+    printed = capsys.readouterr().err
+    assert "1 thread still running after 2 s: a handler that never returns?" in printed
+    assert [t.is_alive() for t in server.stragglers] == [True]
+    assert servers.running() == [server] and "1 thread(s) still running" in repr(server)
+    release.set()
+    server.stragglers[0].join(5)
+    assert server.stragglers == [] and servers.running() == []
+    client.close()
+
+
+# -- nothing outlives the kernel ------------------------------------------------------------------
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@needs_fork
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads processes from /proc")
+@pytest.mark.timeout(120)
+def test_gunicorn_dies_with_its_kernel(gunicorn_app, tmp_path):
+    from kernels import kernel, run_code, text_of
+
+    with kernel(tmp_path / "kernel", gunicorn_app) as client:
+        started = text_of(run_code(client, textwrap.dedent(f"""
+            import os
+            from socket2flask.servers import serve
+            server = serve("app_module:app", kind="gunicorn", app_dir={str(gunicorn_app)!r})
+            print(os.getpid(), server.port)
+        """))).split()
+        kernel_pid, port = int(started[0]), int(started[1])
+        children = subprocess.run(["pgrep", "-f", f"socket2flask.lifeline"], capture_output=True,
+                                  text=True).stdout.split()
+        ours = [int(pid) for pid in children if _parent(int(pid)) == kernel_pid]
+        assert len(ours) == 1
+        group = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                 if _alive(pid) and _group(pid) == ours[0]]
+        assert len(group) == 3  # the arbiter and its two workers
+        assert requests.get(f"http://127.0.0.1:{port}", timeout=5).status_code == 200
+        os.kill(kernel_pid, signal.SIGKILL)  # what Kernel > Restart does
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and (any(map(_alive, group)) or not port_is_free(port)):
+            time.sleep(0.05)
+        assert [pid for pid in group if _alive(pid)] == []
+        assert port_is_free(port)
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def _group(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[2])
+    except OSError:
+        return -1

@@ -1,106 +1,176 @@
-"""How each kind of server starts in the background and stops again (the engine of `servers`).
+"""How each kind of server starts in the background and stops again: one adapter per kind.
 
-socket, wsgiref and werkzeug are all `socketserver` servers: we run them from our own select loop,
-which stop() wakes at once. waitress runs its own event loop one poll at a time; gunicorn runs in a
-child process that inherits our listening socket. Each starter binds, sets `server.port` to the port
-the OS picked, and adds to `server._stoppers` what stop() must undo, in reverse order.
+An adapter (Bottle's `ServerAdapter` is the model) binds, serves from daemon threads that it keeps
+in `threads`, and undoes all of it in `stop()`. `servers.Server` owns what the notebook sees and
+drives an adapter through `start()`, `stop()` and `threads`; adapters report to it through the small
+`Events` protocol. Here: the base class, and the three kinds that are `socketserver` servers (socket,
+wsgiref, werkzeug), served from our own select loop that stop() wakes at once. waitress and gunicorn
+are in `production`.
 """
 
 from __future__ import annotations
 
-import os
+import inspect
 import selectors
-import signal
 import socket
 import socketserver
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .servers import Server
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, Protocol
 
 CONNECTION_TIMEOUT = 10.0  # seconds a connection may stay silent before its thread drops it
-STOP_TIMEOUT = 2.0  # seconds stop() waits for a thread or process before moving on
+STOP_TIMEOUT = 2.0  # seconds stop() waits for threads, connections and processes to end
 
 WSGIApp = Callable[..., Iterable[bytes]]
 
 
-def _start_thread(server: Server, target: Callable[[], None], label: str) -> None:
-    def run() -> None:
-        try:
-            target()
-        except Exception:
-            if server.running:  # a crash while stopping is expected noise; one while serving is not
-                server.report(f"the {label} thread crashed")
+class Events(Protocol):
+    """What an adapter tells the notebook about; `servers.Server` is one."""
 
-    thread = threading.Thread(target=run, name=f"{label} {server.url}", daemon=True)
-    thread.start()
-    server._stoppers.append(lambda: thread.join(STOP_TIMEOUT))
+    log: deque[str]  # recent request lines and server messages
+    errors: list[str]  # what `check()` will raise
+
+    def report(self, summary: str) -> None: ...  # record the exception being handled, and print it
+
+
+class Adapter:
+    """One kind of server: `start()` serves in the background, `stop()` undoes it all."""
+
+    name: ClassVar[str]  # the kind, as serve(kind=...) names it
+    accepts: ClassVar[tuple[str, ...]] = ()  # the options of serve() that this kind takes
+
+    def __init__(self, events: Events, host: str, port: int) -> None:
+        self.events, self.host, self.port = events, host, port
+        self.threads: set[threading.Thread] = set()  # every live thread that stop() waits for
+        self.stopping = threading.Event()
+        self._undo: list[Callable[[], None]] = []  # what stop() runs, last added first
+
+    @classmethod
+    def options(cls) -> set[str]:
+        return set(cls.accepts)
+
+    def start(self, app: Any, options: dict[str, Any]) -> None:
+        """Bind (setting `self.port` to the port the OS picked) and serve in the background."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for undo in reversed(self._undo):
+            try:
+                undo()
+            except Exception:  # one part failing must not keep the others (or the port) alive
+                traceback.print_exc()
+
+    def spawn(self, target: Callable[[], None], label: str) -> threading.Thread:
+        """Run `target` in a daemon thread that stop() waits for; report it if it crashes."""
+
+        def run() -> None:
+            try:
+                target()
+            except Exception:
+                if not self.stopping.is_set():  # a crash while stopping is expected noise
+                    self.events.report(f"the {label} thread crashed")
+            finally:
+                self.threads.discard(thread)
+
+        thread = threading.Thread(target=run, name=f"{label} http://{self.host}:{self.port}",
+                                  daemon=True)
+        self.threads.add(thread)
+        thread.start()
+        return thread
 
 
 # -- socket, wsgiref and werkzeug ------------------------------------------------------------------
-def _run_socketserver(server: Server, httpd: Any) -> None:
-    """Serve from our own loop, which stop() wakes at once with a byte on a socket pair (instead of
-    serve_forever()'s 0.5 s polling), and track connections, so that stop() can close kept-alive
-    ones: the threads blocked reading them then end, and none is left behind."""
-    server.port = httpd.server_address[1]
-    connections: set[socket.socket] = set()
-    all_closed = threading.Condition()
-    shutdown_request = httpd.shutdown_request
+class SocketServerAdapter(Adapter):
+    """Serve a `socketserver` server from our own loop, which stop() wakes at once with a byte on a
+    socket pair (instead of serve_forever()'s 0.5 s polling), and track connections, so that stop()
+    can close kept-alive ones: the threads blocked reading them then end, and none is left behind."""
 
-    def track(conn: socket.socket, addr: Any) -> bool:  # in the loop, before conn's thread starts
-        conn.settimeout(CONNECTION_TIMEOUT)
-        connections.add(conn)
-        return True
+    def serve(self, httpd: socketserver.TCPServer) -> None:
+        self.port = httpd.server_address[1]
+        connections: set[socket.socket] = set()
+        all_closed = threading.Condition()
+        shutdown_request = httpd.shutdown_request
 
-    def untrack(conn: socket.socket) -> None:  # the last thing a connection's thread does
-        shutdown_request(conn)
-        with all_closed:
-            connections.discard(conn)
-            all_closed.notify_all()
+        def track(conn: socket.socket, addr: Any) -> bool:  # in the loop, before conn's thread starts
+            conn.settimeout(CONNECTION_TIMEOUT)
+            connections.add(conn)
+            return True
 
-    def close_connections() -> None:
-        for conn in list(connections):
+        def untrack(conn: socket.socket) -> None:  # the last thing a connection's thread does
+            shutdown_request(conn)
+            with all_closed:
+                connections.discard(conn)
+                all_closed.notify_all()
+
+        def close_connections() -> None:
+            for conn in list(connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)  # a thread blocked reading it gets end-of-file
+                except OSError:
+                    pass
+            with all_closed:
+                all_closed.wait_for(lambda: not connections, STOP_TIMEOUT)
+
+        wake_reader, wake_writer = socket.socketpair()
+        selector = selectors.DefaultSelector()
+        selector.register(httpd.socket, selectors.EVENT_READ)
+        selector.register(wake_reader, selectors.EVENT_READ)
+
+        def loop() -> None:
             try:
-                conn.shutdown(socket.SHUT_RDWR)  # a thread blocked reading it gets end-of-file
-            except OSError:
-                pass
-        with all_closed:
-            all_closed.wait_for(lambda: not connections, STOP_TIMEOUT)
+                while wake_reader not in [key.fileobj for key, _ in selector.select()]:
+                    httpd.handle_request()  # never waits: timeout 0, and a connection is ready
+            finally:
+                selector.close()
+                wake_reader.close()
 
-    wake_reader, wake_writer = socket.socketpair()
-    selector = selectors.DefaultSelector()
-    selector.register(httpd.socket, selectors.EVENT_READ)
-    selector.register(wake_reader, selectors.EVENT_READ)
+        if isinstance(httpd, socketserver.ThreadingMixIn):  # stop() waits for connection threads
+            httpd.process_request_thread = self._tracked(httpd.process_request_thread)
+        httpd.verify_request, httpd.shutdown_request = track, untrack
+        httpd.timeout = 0
+        httpd.block_on_close = False  # server_close() must not join threads without a time limit
+        httpd.handle_error = lambda conn, addr: self.events.report(f"error while serving {addr}")
+        self._undo += [httpd.server_close, close_connections]
+        accepting = self.spawn(loop, f"{self.name} accept loop")
+        # These run first: wake the loop, and let it end before the connections are closed.
+        self._undo += [lambda: accepting.join(STOP_TIMEOUT), wake_writer.close,
+                       lambda: wake_writer.send(b"stop")]
 
-    def loop() -> None:
-        while wake_reader not in [key.fileobj for key, _ in selector.select()]:
-            httpd.handle_request()  # never waits: timeout 0, and a connection is ready
+    def _tracked(self, serve_connection: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        """`serve_connection`, keeping its thread in `threads` while it runs."""
 
-    httpd.verify_request, httpd.shutdown_request = track, untrack
-    httpd.timeout = 0
-    httpd.block_on_close = False  # server_close() must not join threads without a time limit
-    httpd.handle_error = lambda conn, addr: server.report(f"error while serving {addr}")
-    server._stoppers += [httpd.server_close, close_connections, selector.close, wake_reader.close]
-    _start_thread(server, loop, f"{server.kind} accept loop")
-    server._stoppers += [wake_writer.close, lambda: wake_writer.send(b"stop")]  # these run first
+        def serve_tracked(conn: socket.socket, addr: Any) -> None:
+            thread = threading.current_thread()
+            thread.name = f"connection from port {addr[1]} http://{self.host}:{self.port}"
+            self.threads.add(thread)
+            try:
+                serve_connection(conn, addr)
+            finally:
+                self.threads.discard(thread)
+
+        return serve_tracked
 
 
-def _start_socket(server: Server, handler: Callable[[socket.socket, Any], None], _: dict) -> None:
-    class Connection(socketserver.BaseRequestHandler):
-        def handle(self) -> None:
-            handler(self.request, self.client_address)
+class SocketAdapter(SocketServerAdapter):
+    """"socket": your `handler(conn, addr)` in a thread per connection; conn is closed after."""
 
-    class ThreadingServer(socketserver.ThreadingTCPServer):
-        daemon_threads = True
-        allow_reuse_address = True  # SO_REUSEADDR: rebind at once, past old connections' TIME_WAIT
-        request_queue_size = 128  # the listen backlog; socketserver's 5 drops bursts of connects
+    name = "socket"
 
-    _run_socketserver(server, ThreadingServer((server.host, server.port), Connection))
+    def start(self, handler: Callable[[socket.socket, Any], None], options: dict) -> None:
+        class Connection(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                handler(self.request, self.client_address)
+
+        class ThreadingServer(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True  # SO_REUSEADDR: rebind at once, past TIME_WAIT connections
+            request_queue_size = 128  # the listen backlog; socketserver's 5 drops bursts of connects
+
+        self.serve(ThreadingServer((self.host, self.port), Connection))
 
 
 class _Quiet:
@@ -115,128 +185,81 @@ class _Quiet:
         pass
 
 
-def _start_wsgiref(server: Server, app: WSGIApp, options: dict) -> None:
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+class WsgirefAdapter(SocketServerAdapter):
+    """"wsgiref": the standard library's server, one request at a time unless `threaded=True`."""
 
-    class ThreadedWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-        daemon_threads = True
+    name = "wsgiref"
+    accepts = ("threaded",)
 
-    server_class = ThreadedWSGIServer if options.pop("threaded", False) else WSGIServer
-    handler = type("Handler", (_Quiet, WSGIRequestHandler), {})
-    _run_socketserver(server, make_server(server.host, server.port, _guard(app, server),
-                                          server_class, handler))
+    def start(self, app: WSGIApp, options: dict) -> None:
+        from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+        class ThreadedWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+            daemon_threads = True
 
-def _start_werkzeug(server: Server, app: WSGIApp, options: dict) -> None:
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    handler = type("Handler", (_Quiet, WSGIRequestHandler), {})
-    options.setdefault("threaded", True)
-    _run_socketserver(server, make_server(server.host, server.port, _guard(app, server),
-                                          request_handler=handler, **options))
+        server_class = ThreadedWSGIServer if options.get("threaded") else WSGIServer
+        handler = type("Handler", (_Quiet, WSGIRequestHandler), {})
+        self.serve(make_server(self.host, self.port, guard(app, self.events), server_class, handler))
 
 
-def _guard(app: WSGIApp, server: Server) -> WSGIApp:
+class WerkzeugAdapter(SocketServerAdapter):
+    """"werkzeug": werkzeug's development server (`make_server`), threaded by default."""
+
+    name = "werkzeug"
+
+    @classmethod
+    def options(cls) -> set[str]:  # make_server's own keywords, less those we set ourselves
+        from werkzeug.serving import make_server
+
+        return set(inspect.signature(make_server).parameters) - {"host", "port", "app",
+                                                                   "request_handler", "fd"}
+
+    def start(self, app: WSGIApp, options: dict) -> None:
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        handler = type("Handler", (_Quiet, WSGIRequestHandler), {})
+        self.serve(make_server(self.host, self.port, guard(app, self.events),
+                               request_handler=handler, **{"threaded": True, **options}))
+
+
+def guard(app: WSGIApp, events: Events) -> WSGIApp:
     """Log each request line; turn an exception into a traceback printed *before* a 500 is sent
-    (a server that logs after sending loses the traceback when nbclient runs the notebook)."""
+    (a server that logs after sending loses the traceback when nbclient runs the notebook).
+
+    A body that has a length (a list, a tuple) or is the server's own `wsgi.file_wrapper` reaches
+    the server as the app returned it, so the server frames it as it would without us (a list of
+    one item gets a Content-Length). Only other iterables are wrapped, to catch what they raise."""
 
     def guarded(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        query = environ.get("QUERY_STRING")
-        line = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}" + (f"?{query}" * bool(query))
-        server.log.append(line)
-        body: Iterable[bytes] = ()
+        line = f"{environ['REQUEST_METHOD']} {environ.get('PATH_INFO', '')}"
+        if environ.get("QUERY_STRING"):
+            line += "?" + environ["QUERY_STRING"]
+        events.log.append(line)
         try:
             body = app(environ, start_response)
+        except Exception:
+            return failed(start_response, line)
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if hasattr(body, "__len__") or (isinstance(file_wrapper, type)
+                                        and isinstance(body, file_wrapper)):
+            return body
+        return watched(body, start_response, line)
+
+    def watched(body: Iterable[bytes], start_response: Callable, line: str) -> Iterator[bytes]:
+        try:
             yield from body
         except Exception:
-            server.report(f"the app raised while answering {line}")
-            message = b"Internal Server Error: the app raised an exception (see the notebook).\n"
-            # With exc_info, start_response re-raises if the headers already went out (PEP 3333).
-            start_response("500 Internal Server Error", [("Content-Type", "text/plain"),
-                           ("Content-Length", str(len(message)))], sys.exc_info())
-            yield message
+            yield from failed(start_response, line)
         finally:
             if hasattr(body, "close"):
                 body.close()
 
+    def failed(start_response: Callable, line: str) -> list[bytes]:
+        events.report(f"the app raised while answering {line}")
+        message = b"Internal Server Error: the app raised an exception (see the notebook).\n"
+        # With exc_info, start_response re-raises if the headers already went out (PEP 3333).
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain"),
+                       ("Content-Length", str(len(message)))], sys.exc_info())
+        return [message]
+
     return guarded
-
-
-# -- waitress (threads around an event loop) and gunicorn (processes) ----------------------------
-def _start_waitress(server: Server, app: WSGIApp, options: dict) -> None:
-    from waitress import wasyncore
-    from waitress.server import create_server
-
-    channels: dict = {}  # waitress's socket map: the listener, its wake-up trigger, connections
-    httpd: Any = create_server(_guard(app, server), map=channels, host=server.host,
-                               port=server.port, **options)
-    server.port = int(httpd.effective_port)
-
-    def loop() -> None:
-        while server.running:  # one poll at a time, so that stop() can end the loop
-            wasyncore.loop(timeout=1.0, map=channels, count=1)
-
-    server._stoppers.append(lambda: wasyncore.close_all(channels))
-    server._stoppers.append(lambda: httpd.task_dispatcher.shutdown(timeout=STOP_TIMEOUT))
-    _start_thread(server, loop, "waitress loop")
-    server._stoppers.append(httpd.pull_trigger)  # runs first: wakes the loop's poll at once
-
-
-def _start_gunicorn(server: Server, app: Any, options: dict) -> None:
-    if not hasattr(os, "fork"):
-        raise RuntimeError("gunicorn needs fork(), which this system (Windows?) does not have; "
-                           "use kind='waitress' instead.")
-    if not isinstance(app, str):
-        raise TypeError("gunicorn imports your app in its own worker processes: save it in a file "
-                        "and pass 'module:variable', with app_dir= the folder of that file.")
-    listener = socket.create_server((server.host, server.port))  # gunicorn inherits it (fd://)
-    server.port = listener.getsockname()[1]
-    workers = int(options.pop("workers", 2))
-    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"fd://{listener.fileno()}",
-               "--workers", str(workers), "--log-level", "info", "--no-control-socket",
-               "--chdir", str(options.pop("app_dir", os.getcwd()))]
-    for key, value in options.items():  # the rest as gunicorn's own flags: timeout=1 -> --timeout 1
-        flag = "--" + key.replace("_", "-")
-        command += [flag] if value is True else [] if value is False else [flag, str(value)]
-    # A session of its own, so that stop() can kill the whole group: arbiter and every worker.
-    process = subprocess.Popen(command, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    listener.close()  # the child holds its own copy
-    booted = threading.Semaphore(0)  # released once per worker that has started
-
-    def read_log() -> None:
-        for line in process.stderr or ():
-            server.log.append(line.rstrip())
-            if "Booting worker" in line:
-                booted.release()
-            elif "[INFO]" not in line:  # warnings, errors and the tracebacks of the workers
-                server.errors.append(line.rstrip())
-                print(line, end="", file=sys.stderr, flush=True)
-
-    def stop() -> None:
-        # SIGTERM first: a worker finishes the reply it is writing. Idle sync workers notice it only
-        # after their next poll (a second or more), so SIGINT follows: a quick shutdown.
-        for sig, seconds in ((signal.SIGTERM, 0.3), (signal.SIGINT, STOP_TIMEOUT + 3)):
-            process.send_signal(sig)
-            try:
-                process.wait(seconds)
-                return
-            except subprocess.TimeoutExpired:
-                pass
-        os.killpg(process.pid, signal.SIGKILL)  # the whole group: arbiter and every worker
-        process.wait()
-
-    _start_thread(server, read_log, "gunicorn log")
-    server._stoppers.append(stop)  # runs before the log thread's join: that thread ends with it
-    deadline = time.monotonic() + 30
-    for _ in range(workers):  # return when every worker is up, so that a measurement sees them all
-        while not booted.acquire(timeout=0.05):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.log))
-
-
-STARTERS: dict[str, Callable[[Server, Any, dict], None]] = {
-    "socket": _start_socket, "wsgiref": _start_wsgiref, "werkzeug": _start_werkzeug,
-    "waitress": _start_waitress, "gunicorn": _start_gunicorn,
-}

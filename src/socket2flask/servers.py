@@ -5,8 +5,8 @@
     server.url, server.log, server.check(), server.stop()
 
 Servers run in daemon threads (gunicorn: a child process) on loopback, port 0: the OS picks a free
-port and we read it back. Running a cell again (same JupyterLab cell id, or same `name=`) stops the
-server it started before. An exception inside an app is printed in the cell that made the request
+port and we read it back. Running a cell again stops the servers its previous run started (a cell
+is known by the id JupyterLab sends; elsewhere, give `name=`). An exception inside an app is printed in the cell that made the request
 *before* the 500 goes out, and `check()` raises it.
 """
 
@@ -17,16 +17,19 @@ import html
 import os
 import sys
 import threading
+import time
 import traceback
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
-from .kinds import STARTERS
+from .kinds import STOP_TIMEOUT, Adapter, SocketAdapter, WerkzeugAdapter, WsgirefAdapter
+from .production import GunicornAdapter, WaitressAdapter
 
-KINDS = ("socket", "wsgiref", "werkzeug", "waitress", "gunicorn")
+ADAPTERS: dict[str, type[Adapter]] = {adapter.name: adapter for adapter in (
+    SocketAdapter, WsgirefAdapter, WerkzeugAdapter, WaitressAdapter, GunicornAdapter)}
+KINDS = tuple(ADAPTERS)
 
 
 class ServerError(Exception):
@@ -37,14 +40,29 @@ class Server:
     """A server running in the background; `stop()` it, or use it in a `with` block."""
 
     def __init__(self, kind: str, host: str, port: int, name: str | None) -> None:
-        self.kind, self.host, self.port, self.name = kind, host, port, name
+        self.kind, self.host, self.name = kind, host, name
         self.log: deque[str] = deque(maxlen=200)  # recent request lines and tracebacks
         self.errors: list[str] = []  # tracebacks that check() has not raised yet
-        self._stoppers: list[Callable[[], None]] = []  # run last-first by stop()
+        self._adapter = ADAPTERS[kind](self, host, port)  # how this kind starts and stops
         self._stopped = threading.Event()
+        self._left_running: list[threading.Thread] = []  # threads that outlived stop()
 
-    url = property(lambda self: f"http://{self.host}:{self.port}")
-    running = property(lambda self: not self._stopped.is_set())
+    @property
+    def port(self) -> int:
+        return self._adapter.port  # the port the OS picked, once started
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped.is_set()
+
+    @property
+    def stragglers(self) -> list[threading.Thread]:
+        """Threads of this server still alive after `stop()` (a handler that never returns)."""
+        return [thread for thread in self._left_running if thread.is_alive()]
 
     @property
     def browser_url(self) -> str:
@@ -86,17 +104,21 @@ class Server:
             raise ServerError(f"{len(errors)} error(s) inside {self!r}:\n" + "\n".join(errors))
 
     def stop(self) -> None:
-        """Stop accepting, close open connections, wait for the threads; safe to call twice."""
+        """Stop accepting, close open connections, wait for the threads; safe to call twice.
+        A thread still running after STOP_TIMEOUT is named, and kept in `stragglers`."""
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for stop_part in reversed(self._stoppers):
-            try:
-                stop_part()
-            except Exception:  # one part failing must not keep the others (or the port) alive
-                traceback.print_exc()
-        with _lock:
-            _live.pop(id(self), None)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        self._adapter.stop()
+        for thread in list(self._adapter.threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._left_running = [thread for thread in self._adapter.threads if thread.is_alive()]
+        if self._left_running:
+            count = len(self._left_running)
+            print(f"{self!r}: {count} thread{'s' * (count > 1)} still running after "
+                  f"{STOP_TIMEOUT:g} s: a handler that never returns? ({self._left_running[0].name})",
+                  file=sys.stderr, flush=True)
 
     def __enter__(self) -> Server:
         return self
@@ -106,12 +128,16 @@ class Server:
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""
-        return f"<Server{label} {self.kind} {self.url} {'running' if self.running else 'stopped'}>"
+        state = "running" if self.running else "stopped"
+        if not self.running and self.stragglers:
+            state += f", {len(self.stragglers)} thread(s) still running"
+        return f"<Server{label} {self.kind} {self.url} {state}>"
 
 
 _lock = threading.Lock()
-_live: dict[int, Server] = {}  # id(server) -> every server not stopped yet
-_by_key: dict[str, Server] = {}  # "name:..." or "cell:..." -> the server that key started last
+_started: list[Server] = []  # every server serve() started, until it has stopped and its threads ended
+_by_name: dict[str, Server] = {}  # name= -> the server started last with that name
+_by_cell: dict[str, tuple[str, list[Server]]] = {}  # cell id -> (its last run, that run's servers)
 
 
 def serve(app_or_handler: Any, *, kind: str = "werkzeug", host: str = "127.0.0.1", port: int = 0,
@@ -121,30 +147,40 @@ def serve(app_or_handler: Any, *, kind: str = "werkzeug", host: str = "127.0.0.1
     "socket" calls `handler(conn, addr)` in a thread per connection and closes `conn` after;
     "wsgiref", "werkzeug" and "waitress" serve a WSGI app (wsgiref: one request at a time unless
     `threaded=True`); "gunicorn" runs "module:app" in worker processes (`workers=`, `app_dir=`).
-    Other options go to the server itself (waitress: `threads=`, ...).
+    Other options go to the server itself (waitress: `threads=`, ...); an unknown one is an error.
+
+    Running a cell again stops what its previous run started; so does a new server with the
+    same `name=`. Servers started by one run of a cell all live together.
     """
-    if kind not in KINDS:
+    if kind not in ADAPTERS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    key = f"name:{name}" if name else _cell_key()
-    if key and key in _by_key:
-        _by_key[key].stop()  # a re-run cell replaces its server instead of piling up another
+    if unknown := set(options) - ADAPTERS[kind].options():
+        valid = ", ".join(sorted(ADAPTERS[kind].options())) or "none"
+        raise TypeError(f"serve(kind={kind!r}) got unknown option(s) {', '.join(sorted(unknown))}; "
+                        f"the options of {kind!r} are: {valid}")
+    for earlier in _replaced_by(name, _cell_run()):
+        earlier.stop()  # a re-run replaces its servers instead of piling up more
     server = Server(kind, host, port, name)
     try:
-        STARTERS[kind](server, app_or_handler, options)  # binds; sets server.port to the real one
+        server._adapter.start(app_or_handler, options)  # binds; learns the port the OS picked
     except BaseException:
         server.stop()
         raise
     with _lock:
-        _live[id(server)] = server
-        if key:
-            _by_key[key] = server
+        _started.append(server)
+        if name:
+            _by_name[name] = server
+        elif cell := _cell_run():
+            _by_cell[cell[0]][1].append(server)
     return server
 
 
 def running() -> list[Server]:
-    """Every server started by `serve()` and not stopped yet."""
+    """Every server started by `serve()` and not stopped yet, and every stopped one whose threads
+    are still running (see `Server.stragglers`)."""
     with _lock:
-        return list(_live.values())
+        _started[:] = [s for s in _started if s.running or s.stragglers]
+        return list(_started)
 
 
 def stop_all() -> None:
@@ -155,12 +191,31 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
-def _cell_key() -> str | None:
-    """'cell:<id>' for the JupyterLab cell running now; None elsewhere (there, use name=)."""
+def _replaced_by(name: str | None, cell: tuple[str, str] | None) -> list[Server]:
+    """The servers a new one replaces: the last one with its `name`, or else, when a cell runs
+    again, every server that cell's previous run started."""
+    with _lock:
+        if name:
+            return [_by_name[name]] if name in _by_name else []
+        if cell is None:
+            return []
+        cell_id, run = cell
+        earlier_run, earlier = _by_cell.get(cell_id, (run, []))
+        if earlier_run == run:  # another server of the same run: they live together
+            _by_cell[cell_id] = (run, earlier)
+            return []
+        _by_cell[cell_id] = (run, [])
+        return earlier
+
+
+def _cell_run() -> tuple[str, str] | None:
+    """(cell id, execution) of the JupyterLab cell running now: the id JupyterLab sends with each
+    execution, and the id of that execute request. None outside JupyterLab (use name= there)."""
     try:
         from IPython import get_ipython
     except ImportError:
         return None
     kernel = getattr(get_ipython(), "kernel", None)
-    cell_id = kernel and kernel.get_parent("shell").get("metadata", {}).get("cellId")
-    return f"cell:{cell_id}" if cell_id else None
+    request = kernel.get_parent("shell") if kernel else {}
+    cell_id = request.get("metadata", {}).get("cellId")
+    return (cell_id, request["header"]["msg_id"]) if cell_id else None

@@ -1,4 +1,4 @@
-"""Checks and grades for the labs (DESIGN.md section 5), importing nothing else from socket2flask.
+"""Checks and grades for the labs (docs/architecture.md), importing nothing else from socket2flask.
 
 In a lab: ``from socket2flask.grading import check, check_all, expect``; for teachers:
 ``python -m socket2flask.grading labs | bundle | grade`` (``--help`` for each)."""

@@ -1,0 +1,31 @@
+"""Run a Python program's command line in this process, and end this whole process group the
+moment the process that started us dies, however it dies (a kernel restart is a SIGKILL):
+
+    python -m socket2flask.lifeline FD MODULE ARGS...    # FD: the read end of a pipe
+
+The parent keeps the pipe's only write end and never writes. A read on our end blocks until that
+end closes, which the operating system does when the parent exits or is killed: then we kill our
+process group (we lead it: the parent starts us with start_new_session=True), so no worker forked
+by MODULE outlives the kernel either. `servers` starts gunicorn this way.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+import sys
+import threading
+
+
+def die_with_parent(fd: int) -> None:
+    while os.read(fd, 1):  # b"" means end-of-file: the parent is gone
+        pass
+    os.killpg(0, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    fd, module, *args = sys.argv[1:]
+    threading.Thread(target=die_with_parent, args=(int(fd),), daemon=True).start()
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)

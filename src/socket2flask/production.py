@@ -1,0 +1,130 @@
+"""The production servers of step 5, as adapters (see `kinds`): waitress runs its own event loop
+one poll at a time in our thread, with its worker threads tracked; gunicorn runs in a child process
+that inherits our listening socket and dies with the kernel, however the kernel dies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from .kinds import STOP_TIMEOUT, Adapter, WSGIApp, guard
+
+
+class WaitressAdapter(Adapter):
+    """"waitress": its event loop in one of our threads, its worker threads tracked by stop()."""
+
+    name = "waitress"
+
+    @classmethod
+    def options(cls) -> set[str]:  # waitress's adjustments (threads=, connection_limit=, ...)
+        from waitress.adjustments import Adjustments
+
+        return {name for name, _ in Adjustments._params} - {"host", "port", "listen", "sockets"}
+
+    def start(self, app: WSGIApp, options: dict) -> None:
+        from waitress import wasyncore
+        from waitress.server import create_server
+
+        channels: dict = {}  # waitress's socket map: the listener, its wake-up trigger, connections
+        httpd: Any = create_server(guard(app, self.events), map=channels, host=self.host,
+                                   port=self.port, **options)
+        self.port = int(httpd.effective_port)
+        # waitress starts its worker threads through this method: ours keeps them in `threads`.
+        httpd.task_dispatcher.start_new_thread = lambda target, number: self.spawn(
+            lambda: target(number), f"waitress worker {number}")
+
+        def loop() -> None:
+            while not self.stopping.is_set():  # one poll at a time, so that stop() ends the loop
+                wasyncore.loop(timeout=1.0, map=channels, count=1)
+
+        self._undo.append(lambda: wasyncore.close_all(channels))
+        self._undo.append(lambda: httpd.task_dispatcher.shutdown(timeout=STOP_TIMEOUT))
+        polling = self.spawn(loop, "waitress loop")
+        self._undo += [lambda: polling.join(STOP_TIMEOUT), httpd.pull_trigger]  # wake it first
+
+
+class GunicornAdapter(Adapter):
+    """"gunicorn": "module:app" in worker processes (`workers=`, `app_dir=`, and gunicorn's own
+    settings as keywords: `timeout=1` becomes `--timeout 1`)."""
+
+    name = "gunicorn"
+
+    @classmethod
+    def options(cls) -> set[str]:
+        """gunicorn's long flags, as keywords: --access-logfile is access_logfile=."""
+        from gunicorn.config import KNOWN_SETTINGS
+
+        flags = [flag for setting in KNOWN_SETTINGS for flag in setting.cli or ()]
+        ours = {"--bind", "--chdir", "--workers", "--log-level", "--no-control-socket"}
+        return {"workers", "app_dir"} | {flag[2:].replace("-", "_") for flag in flags
+                                         if flag.startswith("--") and flag not in ours}
+
+    def start(self, app: Any, options: dict) -> None:
+        if not hasattr(os, "fork"):
+            raise RuntimeError("gunicorn needs fork(), which this system (Windows?) does not have; "
+                               "use kind='waitress' instead.")
+        if not isinstance(app, str):
+            raise TypeError("gunicorn imports your app in its own worker processes: save it in a "
+                            "file and pass 'module:variable', with app_dir= the folder of that file.")
+        listener = socket.create_server((self.host, self.port))  # gunicorn inherits it (fd://)
+        self.port = listener.getsockname()[1]
+        # The lifeline: gunicorn holds the read end of a pipe whose only write end is ours. When
+        # this process dies, however it dies (Kernel > Restart is a SIGKILL), the read sees
+        # end-of-file and socket2flask.lifeline kills gunicorn's whole process group.
+        lifeline, our_end = os.pipe()
+        options = dict(options)
+        workers = int(options.pop("workers", 2))
+        command = [sys.executable, "-m", "socket2flask.lifeline", str(lifeline), "gunicorn", app,
+                   "--bind", f"fd://{listener.fileno()}", "--workers", str(workers),
+                   "--log-level", "info", "--no-control-socket",
+                   "--chdir", str(options.pop("app_dir", os.getcwd()))]
+        for key, value in options.items():  # gunicorn's own flags: timeout=1 -> --timeout 1
+            flag = "--" + key.replace("_", "-")
+            command += [flag] if value is True else [] if value is False else [flag, str(value)]
+        # A session of its own: the kernel's interrupt (SIGINT to its group) does not reach it, and
+        # stop() can end the whole group, arbiter and every worker.
+        process = subprocess.Popen(command, pass_fds=[listener.fileno(), lifeline],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        listener.close()  # the child holds its own copies of both
+        os.close(lifeline)
+        self._undo.append(lambda: os.close(our_end))  # runs last: the group is gone by then
+        booted = threading.Semaphore(0)  # released once per worker that has started
+
+        def read_log() -> None:
+            for line in process.stderr or ():
+                self.events.log.append(line.rstrip())
+                if "Booting worker" in line:
+                    booted.release()
+                elif "[INFO]" not in line:  # warnings, errors and the tracebacks of the workers
+                    self.events.errors.append(line.rstrip())
+                    print(line, end="", file=sys.stderr, flush=True)
+
+        self.spawn(read_log, "gunicorn log")
+        self._undo.append(lambda: self._end(process))
+        deadline = time.monotonic() + 30
+        for _ in range(workers):  # return when every worker is up: a measurement sees them all
+            while not booted.acquire(timeout=0.05):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start:\n" + "\n".join(self.events.log))
+
+    @staticmethod
+    def _end(process: subprocess.Popen) -> None:
+        # SIGTERM first: a worker finishes the reply it is writing. Idle sync workers notice it only
+        # after their next poll (a second or more), so SIGINT follows: a quick shutdown.
+        for sig, seconds in ((signal.SIGTERM, 0.3), (signal.SIGINT, STOP_TIMEOUT + 3)):
+            process.send_signal(sig)
+            try:
+                process.wait(seconds)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(process.pid, signal.SIGKILL)  # the whole group: arbiter and every worker
+        process.wait()
