@@ -7,6 +7,7 @@ import time
 from collections import Counter
 
 import pytest
+import requests
 
 from conftest import hello_app, keepalive_handler, port_is_free
 from socket2flask.probe import Latency, measure, sweep
@@ -68,11 +69,17 @@ def test_answers_that_are_not_http_are_errors_not_exceptions(client):
     ("session", {"headers": object()}, AttributeError),  # a bug in the caller's arguments
     ("get", {"jsn": {"a": 1}}, TypeError),  # a keyword requests does not know
     ("raw", {"headers": {"X-Price": "10 €"}}, UnicodeEncodeError),  # not latin-1
+    ("session", {"headers": {"X-Count": 5}}, requests.exceptions.InvalidHeader),  # an OSError too
 ])
 def test_a_bug_in_a_request_is_raised_not_counted_as_an_error(client, bad, error):
     with serve(hello_app, kind="waitress") as server:
         with pytest.raises(error):
             measure(server.url, n=20, client=client, concurrency=4, max_seconds=60, **bad)
+
+
+def test_a_url_without_a_scheme_is_raised_not_counted():
+    with pytest.raises(requests.RequestException):  # InvalidSchema: an OSError, yet not the network
+        measure("127.0.0.1:9/", n=5, client="session", warmup=0)
 
 
 def test_the_raw_client_refuses_what_it_cannot_send():

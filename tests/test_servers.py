@@ -7,6 +7,7 @@ import io
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -302,6 +303,7 @@ def test_framing_through_serve_equals_the_bare_servers(kind):
     ("werkzeug", {"thread": True}, "threaded"),
     ("waitress", {"thread": 4}, "threads"),
     ("gunicorn", {"worker": 4}, "workers"),
+    ("gunicorn", {"daemon": True}, "workers"),  # it would leave our process group: not an option
 ])
 def test_an_unknown_option_is_a_type_error_naming_the_valid_ones(kind, options, valid):
     with pytest.raises(TypeError, match=f"unknown option.*{next(iter(options))}.*{valid}"):
@@ -310,7 +312,8 @@ def test_an_unknown_option_is_a_type_error_naming_the_valid_ones(kind, options, 
 
 
 # -- stop() tells the truth -----------------------------------------------------------------------
-def test_a_handler_that_never_returns_is_named_by_stop_and_kept_visible(capsys):
+@pytest.mark.parametrize("kind", ["socket", "waitress"])
+def test_a_handler_that_never_returns_is_named_by_stop_and_kept_visible(kind, capsys):
     entered, release = threading.Event(), threading.Event()
 
     def spins(conn, addr):  # a learner's loop that never sees the end of the connection
@@ -319,19 +322,89 @@ def test_a_handler_that_never_returns_is_named_by_stop_and_kept_visible(capsys):
             if not conn.recv(1024):
                 time.sleep(0.001)  # "continue" would burn a core; the test needs only the loop
 
-    server = serve(spins, kind="socket")
+    def spinning_app(environ, start_response):
+        entered.set()
+        release.wait(30)
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    server = serve(spins if kind == "socket" else spinning_app, kind=kind)
     client = socket.create_connection((server.host, server.port), timeout=5)
-    client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert entered.wait(5)
     server.stop()
     printed = capsys.readouterr().err
     assert "1 thread still running after 2 s: a handler that never returns?" in printed
     assert [t.is_alive() for t in server.stragglers] == [True]
     assert servers.running() == [server] and "1 thread(s) still running" in repr(server)
+    assert port_is_free(server.port)  # the port is free all the same
     release.set()
     server.stragglers[0].join(5)
     assert server.stragglers == [] and servers.running() == []
     client.close()
+
+
+def test_an_interrupted_stop_still_frees_the_port_and_raises_the_interrupt():
+    server = serve(hello_app, kind="wsgiref")
+
+    def interrupted() -> None:  # Kernel > Interrupt while stop() waits
+        raise KeyboardInterrupt
+
+    server._adapter._undo.append(interrupted)  # the step stop() runs first
+    with pytest.raises(KeyboardInterrupt):
+        server.stop()
+    assert port_is_free(server.port) and servers.running() == [] and server_threads() == []
+
+
+def test_waitress_stops_a_worker_writing_to_a_client_that_does_not_read():
+    def endless(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (b"x" * 65536 for _ in range(2000))  # 128 MB: far more than any socket buffer
+
+    server = serve(endless, kind="waitress", threads=1)
+    client = socket.create_connection((server.host, server.port), timeout=5)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    client.recv(100)  # the response has begun; then this client reads nothing more
+    server.stop()
+    assert server.stragglers == [] and server_threads() == []
+    client.close()
+
+
+@pytest.mark.parametrize("kind", ["wsgiref", "werkzeug", "waitress"])
+def test_a_body_is_closed_once_even_when_the_client_leaves_mid_stream(kind):
+    closed = []
+
+    class Body:  # an iterator of its own, as werkzeug's ClosingIterator is
+        def __init__(self) -> None:
+            self.left = 2000
+
+        def __iter__(self) -> "Body":
+            return self
+
+        def __next__(self) -> bytes:
+            self.left -= 1
+            if self.left < 0:
+                raise StopIteration
+            return b"x" * 65536
+
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Body()
+
+    with serve(app, kind=kind) as server:
+        client = socket.create_connection((server.host, server.port), timeout=5)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        client.recv(1000)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # a reset, mid-stream
+        deadline = time.monotonic() + 5
+        while not closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert closed == [True]
 
 
 # -- nothing outlives the kernel ------------------------------------------------------------------
@@ -354,9 +427,13 @@ def test_gunicorn_dies_with_its_kernel(gunicorn_app, tmp_path):
             import os
             from socket2flask.servers import serve
             server = serve("app_module:app", kind="gunicorn", app_dir={str(gunicorn_app)!r})
-            print(os.getpid(), server.port)
-        """))).split()
-        kernel_pid, port = int(started[0]), int(started[1])
+            child = os.fork()  # a child of the kernel (multiprocessing forks so) outlives it
+            if child == 0:
+                time.sleep(30)
+                os._exit(0)
+            print(os.getpid(), server.port, child)
+        """).replace("import os", "import os, time"))).split()
+        kernel_pid, port, forked = int(started[0]), int(started[1]), int(started[2])
         children = subprocess.run(["pgrep", "-f", f"socket2flask.lifeline"], capture_output=True,
                                   text=True).stdout.split()
         ours = [int(pid) for pid in children if _parent(int(pid)) == kernel_pid]
@@ -371,6 +448,8 @@ def test_gunicorn_dies_with_its_kernel(gunicorn_app, tmp_path):
             time.sleep(0.05)
         assert [pid for pid in group if _alive(pid)] == []
         assert port_is_free(port)
+        assert _alive(forked)  # it holds no lifeline: gunicorn died without waiting for it
+        os.kill(forked, signal.SIGKILL)
 
 
 def _parent(pid: int) -> int:

@@ -16,6 +16,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -46,6 +47,7 @@ class Adapter:
         self.events, self.host, self.port = events, host, port
         self.threads: set[threading.Thread] = set()  # every live thread that stop() waits for
         self.stopping = threading.Event()
+        self.deadline = float("inf")  # set by stop(): every wait of stopping ends by then
         self._undo: list[Callable[[], None]] = []  # what stop() runs, last added first
 
     @classmethod
@@ -57,12 +59,24 @@ class Adapter:
         raise NotImplementedError
 
     def stop(self) -> None:
+        """Undo everything start() did, all of it even if a part fails or is interrupted (the
+        port must not stay open); every wait shares one deadline, STOP_TIMEOUT from now."""
         self.stopping.set()
+        self.deadline = time.monotonic() + STOP_TIMEOUT
+        interrupted: BaseException | None = None
         for undo in reversed(self._undo):
             try:
                 undo()
             except Exception:  # one part failing must not keep the others (or the port) alive
                 traceback.print_exc()
+            except BaseException as error:  # Ctrl-C (Kernel > Interrupt): finish, then raise it
+                interrupted = interrupted or error
+        if interrupted:
+            raise interrupted
+
+    def time_left(self) -> float:
+        """Seconds until the deadline of stop()."""
+        return max(0.0, self.deadline - time.monotonic())
 
     def spawn(self, target: Callable[[], None], label: str) -> threading.Thread:
         """Run `target` in a daemon thread that stop() waits for; report it if it crashes."""
@@ -113,7 +127,7 @@ class SocketServerAdapter(Adapter):
                 except OSError:
                     pass
             with all_closed:
-                all_closed.wait_for(lambda: not connections, STOP_TIMEOUT)
+                all_closed.wait_for(lambda: not connections, self.time_left())
 
         wake_reader, wake_writer = socket.socketpair()
         selector = selectors.DefaultSelector()
@@ -137,7 +151,7 @@ class SocketServerAdapter(Adapter):
         self._undo += [httpd.server_close, close_connections]
         accepting = self.spawn(loop, f"{self.name} accept loop")
         # These run first: wake the loop, and let it end before the connections are closed.
-        self._undo += [lambda: accepting.join(STOP_TIMEOUT), wake_writer.close,
+        self._undo += [lambda: accepting.join(self.time_left()), wake_writer.close,
                        lambda: wake_writer.send(b"stop")]
 
     def _tracked(self, serve_connection: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
@@ -247,7 +261,8 @@ def guard(app: WSGIApp, events: Events) -> WSGIApp:
 
     def watched(body: Iterable[bytes], start_response: Callable, line: str) -> Iterator[bytes]:
         try:
-            yield from body
+            for chunk in body:  # not `yield from`: it would close the body too, and PEP 3333
+                yield chunk  # wants close() called once, by us, below
         except Exception:
             yield from failed(start_response, line)
         finally:

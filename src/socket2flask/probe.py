@@ -28,6 +28,10 @@ import requests
 from .httpclient import Connection, ProtocolError
 
 CLIENTS = ("get", "session", "raw")
+# What the network can do to a request: refused, reset, timed out, or garbled. Not OSError as a
+# whole: requests raises an OSError for a bad URL or header too, which is the caller's bug.
+NETWORK_ERRORS = (ConnectionError, TimeoutError, requests.ConnectionError, requests.Timeout,
+                  requests.exceptions.ChunkedEncodingError, ProtocolError)
 
 
 @dataclass
@@ -155,7 +159,7 @@ def _timed(send: Callable[[], int]) -> tuple[float, int, str]:
     began = time.perf_counter()
     try:
         status = send()
-    except (OSError, ProtocolError) as error:  # refused, reset, timed out, garbled: counted
+    except NETWORK_ERRORS as error:  # counted; anything else is a bug, and raises
         return time.perf_counter() - began, 0, f"{type(error).__name__}: {error}"
     return time.perf_counter() - began, status, ""
 

@@ -18,7 +18,8 @@ from .kinds import STOP_TIMEOUT, Adapter, WSGIApp, guard
 
 
 class WaitressAdapter(Adapter):
-    """"waitress": its event loop in one of our threads, its worker threads tracked by stop()."""
+    """"waitress": its event loop in one of our threads; its worker threads are ours too (spawned
+    through our `spawn`), so that stop() waits for them and names any that never returns."""
 
     name = "waitress"
 
@@ -30,24 +31,55 @@ class WaitressAdapter(Adapter):
 
     def start(self, app: WSGIApp, options: dict) -> None:
         from waitress import wasyncore
+        from waitress.adjustments import Adjustments
+        from waitress.channel import HTTPChannel
         from waitress.server import create_server
+        from waitress.task import ThreadedTaskDispatcher
 
+        workers = ThreadedTaskDispatcher()  # it starts its threads through start_new_thread: ours
+        workers.start_new_thread = lambda target, number: self.spawn(
+            lambda: target(number), f"waitress worker {number}")
+        workers.set_thread_count(Adjustments(**options).threads)
         channels: dict = {}  # waitress's socket map: the listener, its wake-up trigger, connections
         httpd: Any = create_server(guard(app, self.events), map=channels, host=self.host,
-                                   port=self.port, **options)
+                                   port=self.port, _dispatcher=workers, **options)
         self.port = int(httpd.effective_port)
-        # waitress starts its worker threads through this method: ours keeps them in `threads`.
-        httpd.task_dispatcher.start_new_thread = lambda target, number: self.spawn(
-            lambda: target(number), f"waitress worker {number}")
 
         def loop() -> None:
             while not self.stopping.is_set():  # one poll at a time, so that stop() ends the loop
                 wasyncore.loop(timeout=1.0, map=channels, count=1)
 
+        def close_connections() -> None:  # handle_close wakes a worker waiting to write to one
+            for channel in list(channels.values()):
+                if isinstance(channel, HTTPChannel):
+                    channel.handle_close()
+
         self._undo.append(lambda: wasyncore.close_all(channels))
-        self._undo.append(lambda: httpd.task_dispatcher.shutdown(timeout=STOP_TIMEOUT))
+        self._undo.append(lambda: workers.shutdown(timeout=self.time_left()))
+        self._undo += [close_connections, httpd.close]  # the listener first, then connections
         polling = self.spawn(loop, "waitress loop")
-        self._undo += [lambda: polling.join(STOP_TIMEOUT), httpd.pull_trigger]  # wake it first
+        self._undo += [lambda: polling.join(self.time_left()), httpd.pull_trigger]  # wake it first
+
+
+# gunicorn flags serve() sets itself, or that would break what it promises: a daemon or a reloader
+# leaves our process group (and outlives the kernel), SO_REUSEPORT splits traffic between old and
+# new servers (rule 1), a log file hides the "Booting worker" lines start() waits for, and a config
+# file could set any of these.
+_NOT_OURS = {"--bind", "--chdir", "--workers", "--log-level", "--no-control-socket", "--daemon",
+             "--reload", "--reuse-port", "--pid", "--error-logfile", "--log-file", "--config",
+             "--check-config", "--print-config", "--log-config", "--log-config-json"}
+# The write ends of every gunicorn's lifeline: a child forked by the kernel (multiprocessing, say)
+# closes them, so that only the kernel holds them and gunicorn dies with it.
+_lifelines: set[int] = set()
+
+
+def _close_lifelines() -> None:
+    for fd in _lifelines:
+        os.close(fd)
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork() and no gunicorn
+    os.register_at_fork(after_in_child=_close_lifelines)
 
 
 class GunicornAdapter(Adapter):
@@ -61,10 +93,9 @@ class GunicornAdapter(Adapter):
         """gunicorn's long flags, as keywords: --access-logfile is access_logfile=."""
         from gunicorn.config import KNOWN_SETTINGS
 
-        flags = [flag for setting in KNOWN_SETTINGS for flag in setting.cli or ()]
-        ours = {"--bind", "--chdir", "--workers", "--log-level", "--no-control-socket"}
+        flags = {flag for setting in KNOWN_SETTINGS for flag in setting.cli or ()}
         return {"workers", "app_dir"} | {flag[2:].replace("-", "_") for flag in flags
-                                         if flag.startswith("--") and flag not in ours}
+                                         if flag.startswith("--") and flag not in _NOT_OURS}
 
     def start(self, app: Any, options: dict) -> None:
         if not hasattr(os, "fork"):
@@ -76,9 +107,10 @@ class GunicornAdapter(Adapter):
         listener = socket.create_server((self.host, self.port))  # gunicorn inherits it (fd://)
         self.port = listener.getsockname()[1]
         # The lifeline: gunicorn holds the read end of a pipe whose only write end is ours. When
-        # this process dies, however it dies (Kernel > Restart is a SIGKILL), the read sees
+        # this process dies, however it dies (killed, crashed, out of memory), the read sees
         # end-of-file and socket2flask.lifeline kills gunicorn's whole process group.
         lifeline, our_end = os.pipe()
+        _lifelines.add(our_end)
         options = dict(options)
         workers = int(options.pop("workers", 2))
         command = [sys.executable, "-m", "socket2flask.lifeline", str(lifeline), "gunicorn", app,
@@ -95,7 +127,7 @@ class GunicornAdapter(Adapter):
                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
         listener.close()  # the child holds its own copies of both
         os.close(lifeline)
-        self._undo.append(lambda: os.close(our_end))  # runs last: the group is gone by then
+        self._undo.append(lambda: self._let_go(our_end))  # runs last: the group is gone by then
         booted = threading.Semaphore(0)  # released once per worker that has started
 
         def read_log() -> None:
@@ -114,6 +146,11 @@ class GunicornAdapter(Adapter):
             while not booted.acquire(timeout=0.05):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start:\n" + "\n".join(self.events.log))
+
+    @staticmethod
+    def _let_go(lifeline: int) -> None:
+        _lifelines.discard(lifeline)
+        os.close(lifeline)
 
     @staticmethod
     def _end(process: subprocess.Popen) -> None:

@@ -45,6 +45,7 @@ class Server:
         self.errors: list[str] = []  # tracebacks that check() has not raised yet
         self._adapter = ADAPTERS[kind](self, host, port)  # how this kind starts and stops
         self._stopped = threading.Event()
+        self._stopping = threading.Lock()  # a second stop() waits for the first to finish
         self._left_running: list[threading.Thread] = []  # threads that outlived stop()
 
     @property
@@ -106,14 +107,16 @@ class Server:
     def stop(self) -> None:
         """Stop accepting, close open connections, wait for the threads; safe to call twice.
         A thread still running after STOP_TIMEOUT is named, and kept in `stragglers`."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        deadline = time.monotonic() + STOP_TIMEOUT
-        self._adapter.stop()
-        for thread in list(self._adapter.threads):
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._left_running = [thread for thread in self._adapter.threads if thread.is_alive()]
+        with self._stopping:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            try:
+                self._adapter.stop()
+            finally:  # even when interrupted: wait for the threads, say which outlived stop()
+                for thread in list(self._adapter.threads):
+                    thread.join(self._adapter.time_left())
+                self._left_running = [t for t in list(self._adapter.threads) if t.is_alive()]
         if self._left_running:
             count = len(self._left_running)
             print(f"{self!r}: {count} thread{'s' * (count > 1)} still running after "
@@ -149,8 +152,9 @@ def serve(app_or_handler: Any, *, kind: str = "werkzeug", host: str = "127.0.0.1
     `threaded=True`); "gunicorn" runs "module:app" in worker processes (`workers=`, `app_dir=`).
     Other options go to the server itself (waitress: `threads=`, ...); an unknown one is an error.
 
-    Running a cell again stops what its previous run started; so does a new server with the
-    same `name=`. Servers started by one run of a cell all live together.
+    Running a cell again stops what its previous run started (in JupyterLab, which sends the
+    cell's id); a new server with the same `name=` replaces the last one, from any cell. Servers
+    started by one run of a cell all live together.
     """
     if kind not in ADAPTERS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -158,7 +162,8 @@ def serve(app_or_handler: Any, *, kind: str = "werkzeug", host: str = "127.0.0.1
         valid = ", ".join(sorted(ADAPTERS[kind].options())) or "none"
         raise TypeError(f"serve(kind={kind!r}) got unknown option(s) {', '.join(sorted(unknown))}; "
                         f"the options of {kind!r} are: {valid}")
-    for earlier in _replaced_by(name, _cell_run()):
+    cell = _cell_run()
+    for earlier in _replaced_by(name, cell):
         earlier.stop()  # a re-run replaces its servers instead of piling up more
     server = Server(kind, host, port, name)
     try:
@@ -170,7 +175,7 @@ def serve(app_or_handler: Any, *, kind: str = "werkzeug", host: str = "127.0.0.1
         _started.append(server)
         if name:
             _by_name[name] = server
-        elif cell := _cell_run():
+        if cell:
             _by_cell[cell[0]][1].append(server)
     return server
 
@@ -192,20 +197,20 @@ atexit.register(stop_all)
 
 
 def _replaced_by(name: str | None, cell: tuple[str, str] | None) -> list[Server]:
-    """The servers a new one replaces: the last one with its `name`, or else, when a cell runs
-    again, every server that cell's previous run started."""
+    """The servers a new one replaces: when a cell runs again, every server its previous run
+    started; and the last server started with the same `name`, from whichever cell."""
+    replaced = []
     with _lock:
-        if name:
-            return [_by_name[name]] if name in _by_name else []
-        if cell is None:
-            return []
-        cell_id, run = cell
-        earlier_run, earlier = _by_cell.get(cell_id, (run, []))
-        if earlier_run == run:  # another server of the same run: they live together
+        if name and name in _by_name:
+            replaced.append(_by_name[name])
+        if cell:
+            cell_id, run = cell
+            earlier_run, earlier = _by_cell.get(cell_id, (run, []))
+            if earlier_run != run:  # a new run of the cell; servers of one run live together
+                replaced += earlier
+                earlier = []
             _by_cell[cell_id] = (run, earlier)
-            return []
-        _by_cell[cell_id] = (run, [])
-        return earlier
+    return replaced
 
 
 def _cell_run() -> tuple[str, str] | None:

@@ -1,7 +1,8 @@
 """nbclient's NotebookClient, speaking JupyterLab's protocol.
 
-JupyterLab sends the id of the cell with every execute request (`metadata.cellId`); nbclient sends
-none. Code that keys on the cell behaves differently without it: `socket2flask.servers` replaces a
+JupyterLab sends the id of the cell with every execute request (`metadata.cellId`, beside
+`deletedCells` and `recordTiming`); nbclient sends none. This client sends those three as JupyterLab
+does (not the rest of JupyterLab's request: the cell's own metadata, `allow_stdin`). Code that keys on the cell behaves differently without it: `socket2flask.servers` replaces a
 cell's servers when the cell runs again, and knows a cell only by that id. Tests and the grader run
 notebooks with this client, so they see what a learner in the Lab sees.
 """
