@@ -48,9 +48,11 @@ bench: $(STAMP)
 clean:
 	rm -rf build .pytest_cache
 
-## make test-browser: lessons 00 and 01 run in a real JupyterLab, driven by headless Chromium
-## through the UI (Run > Run All Cells); screenshots in build/browser/. Installs Debian's chromium
-## when missing (as root with apt-get; elsewhere install it yourself, or set CHROMIUM=/path).
+## make test-browser: every lesson (notebooks/0*.ipynb) runs in a real JupyterLab, driven by
+## headless Chromium through the UI (Run > Run All Cells: no error, every plot shown, every cell
+## finished), and lab 01 is answered there (a wrong answer, then the right one, checked by check());
+## screenshots in build/browser/; about 1.5 minutes. Installs Debian's chromium when missing (as
+## root with apt-get; elsewhere install it yourself, or set CHROMIUM=/path).
 .PHONY: test-browser
 test-browser: $(VENV)/.browser
 	@test -x "$${CHROMIUM:-/usr/bin/chromium}" || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \

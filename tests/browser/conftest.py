@@ -2,7 +2,9 @@
 
 `jupyterlab` starts `jupyter lab` on 127.0.0.1, on a port the OS picks, with a random token, and with
 HOME, TMPDIR and every Jupyter, IPython and matplotlib directory inside a temp folder. It serves a
-COPY of notebooks/, so nothing the browser runs or saves can touch the committed notebooks. At the
+COPY of notebooks/ and labs/, so nothing the browser runs or saves can touch the committed notebooks
+(the lab test types answers into its copy of a lab). One server for the whole run: the lessons are
+independent, and each test shuts down its notebook's kernel when it is done. At the
 end it shuts down the kernels and the server through Jupyter's REST API, then ends by pid whatever
 of its process tree is still alive, and fails if anything survived.
 
@@ -29,6 +31,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "browser"
+SERVED = ("notebooks", "labs")  # the folders JupyterLab serves (copies of them)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Flags that work as root on a machine without a network: no sandbox (root), no GPU, and none of
 # Chromium's own background connections (they are refused here and slow every start).
@@ -121,7 +124,7 @@ def command_of(pid: int) -> str:
 class Lab:
     url: str          # http://127.0.0.1:PORT/
     token: str
-    root: Path        # the folder JupyterLab serves (a copy of notebooks/ is in root / "notebooks")
+    root: Path        # the folder JupyterLab serves (copies of notebooks/ and labs/ are in it)
     log: Path         # JupyterLab's own output
 
     def api(self, method: str, path: str, timeout: float = 10) -> object:
@@ -211,8 +214,9 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
     ours_before = set(process_tree(os.getpid()))
     base = tmp_path_factory.mktemp("jupyterlab")
     served = base / "served"
-    shutil.copytree(ROOT / "notebooks", served / "notebooks",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    for folder in SERVED:
+        shutil.copytree(ROOT / folder, served / folder,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     env = lab_env(base)
     token = secrets.token_hex(24)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", "--port=0",
