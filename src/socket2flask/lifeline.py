@@ -19,6 +19,9 @@ import threading
 
 
 def die_with_parent(fd: int) -> None:
+    # Signals go to the main thread, at once: the program's own handlers (gunicorn's SIGTERM) run
+    # there, and a signal delivered to this thread would wait for the main thread's next wake-up.
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     while os.read(fd, 1):  # b"" means end-of-file: the parent is gone
         pass
     os.killpg(0, signal.SIGKILL)
