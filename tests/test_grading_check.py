@@ -1,4 +1,4 @@
-"""check() and check_all() as a learner sees them, without a kernel.
+"""check() and check_all() as a learner sees them, without a kernel (and lab 01's closing cell in one).
 
 Each "cell" is compiled under a file name of its own and its lines put in linecache, as IPython
 does, so that check() finds the tests defined in the cell that calls it and no others.
@@ -9,10 +9,14 @@ from __future__ import annotations
 import importlib
 import itertools
 import linecache
+import shutil
 import threading
 import time
 
+import nbformat
 import pytest
+
+from conftest import ROOT
 
 # The module, not the function: `from socket2flask.grading import check` gives the function.
 check_module = importlib.import_module("socket2flask.grading.check")
@@ -33,10 +37,17 @@ def run_cell(source: str, namespace: dict) -> None:
     exec(compile(source, filename, "exec"), namespace)
 
 
+FIXTURE_LAB = ROOT / "tests" / "fixtures" / "grading" / "labs" / "00_request_lines_lab.ipynb"
+FIXTURE_SOLUTION = ROOT / "tests" / "fixtures" / "grading" / "solutions" / "00_request_lines_lab.ipynb"
+
+
 @pytest.fixture
-def kernel(monkeypatch) -> dict:
-    """A fresh 'kernel namespace' with the checks imported, and no results left from other tests."""
+def kernel(monkeypatch, tmp_path) -> dict:
+    """A fresh 'kernel namespace' with the checks imported, and no results left from other tests,
+    running in an empty folder of its own (check_all() looks for the lab's notebook there)."""
     monkeypatch.setattr(check_module, "_checked", {})
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     run_cell("from socket2flask.grading import check, check_all, expect", namespace)
     return namespace
@@ -129,22 +140,167 @@ def test_check_runs_only_the_tests_of_its_own_cell(kernel, capsys):
     assert "no tests found" in capsys.readouterr().out
 
 
+def cells_of(path, *grade_ids: str) -> list[str]:
+    """The sources of some cells of a lab, by grade id."""
+    cells = nbformat.read(path, as_version=4).cells
+    return [next(c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == g) for g in grade_ids]
+
+
 @pytest.mark.timeout(20)
-def test_check_all_reruns_every_checked_question_into_a_table(kernel, capsys):
+def test_check_all_lists_every_question_of_the_lab_in_points(kernel, capsys, tmp_path):
+    shutil.copy(FIXTURE_LAB, tmp_path / "my lab.ipynb")  # the notebook, in the kernel's folder
     run_cell("check_all()", kernel)
-    assert capsys.readouterr().out.startswith("0 of 0 questions pass. (Only questions whose test cell ran")
+    assert capsys.readouterr().out.splitlines() == [
+        "q1  Parse a request line    0 of 2    not run yet",
+        "q2  Build a status line     0 of 1    not run yet",
+        "0 of 3 points on the visible tests.",
+        "Not run yet: q1, q2. Run their test cells, or Run > Run All Cells.",
+    ]
+    answer, tests = cells_of(FIXTURE_LAB, "q1_answer", "q1")
+    run_cell(answer, kernel)  # the stub
+    run_cell(tests, kernel)
+    run_cell("check_all()", kernel)
+    assert capsys.readouterr().out.splitlines()[-4:] == [
+        "q1  Parse a request line    0 of 2    not answered yet",
+        "q2  Build a status line     0 of 1    not run yet",
+        "0 of 3 points on the visible tests.",
+        "Not run yet: q2. Run their test cells, or Run > Run All Cells.",
+    ]
+    run_cell(cells_of(FIXTURE_SOLUTION, "q1_answer")[0], kernel)  # answered afterwards: seen by check_all
+    run_cell(cells_of(FIXTURE_LAB, "q2")[0], kernel)
+    capsys.readouterr()
+    run_cell("check_all()", kernel)
+    assert capsys.readouterr().out.splitlines() == [
+        "q1  Parse a request line    2 of 2    passed ✓ (2 of 2 tests passed)",
+        "q2  Build a status line     0 of 1    not answered yet",
+        "2 of 3 points on the visible tests.",
+    ]
+    # All or nothing, as the grader scores: one failing test of q2 costs all of q2's points.
+    run_cell("def status_line(code):\n    return b'HTTP/1.1 200 OK\\n'", kernel)
+    run_cell("check_all()", kernel)
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "q2  Build a status line     0 of 1    failed ✗ (0 of 1 tests passed)",
+        "2 of 3 points on the visible tests.",
+    ]
+
+
+@pytest.mark.timeout(20)
+def test_check_all_finds_the_notebook_that_jupyterlab_or_vs_code_names(kernel, capsys, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(FIXTURE_LAB, elsewhere / "lab.ipynb")
+    kernel["__vsc_ipynb_file__"] = str(elsewhere / "lab.ipynb")  # what VS Code sets in the kernel
+    run_cell("check_all()", kernel)
+    assert "0 of 3 points on the visible tests." in capsys.readouterr().out
+    del kernel["__vsc_ipynb_file__"]
+    monkeypatch.setenv("JPY_SESSION_NAME", str(elsewhere / "lab.ipynb"))  # what JupyterLab sets
+    run_cell("check_all()", kernel)
+    assert "0 of 3 points on the visible tests." in capsys.readouterr().out
+
+
+@pytest.mark.timeout(20)
+def test_check_all_takes_only_a_notebook_whose_tests_check_ran(kernel, capsys, tmp_path):
+    other = nbformat.read(FIXTURE_LAB, as_version=4)  # another lab with a q1, worth 5, newer
+    other.cells[4].source = "def test_something_else():\n    pass\n\ncheck('q1')"
+    other.cells[4].metadata.nbgrader.points = 5
+    shutil.copy(FIXTURE_LAB, tmp_path / "00_request_lines_lab.ipynb")
+    time.sleep(0.05)
+    nbformat.write(other, tmp_path / "02_other_lab.ipynb")
+    run_cell(cells_of(FIXTURE_SOLUTION, "q1_answer")[0], kernel)
+    run_cell(cells_of(FIXTURE_LAB, "q1")[0], kernel)
+    capsys.readouterr()
+    run_cell("check_all()", kernel)
+    assert "2 of 3 points on the visible tests." in capsys.readouterr().out
+
+
+@pytest.mark.timeout(20)
+def test_check_all_without_the_notebook_lists_what_ran_and_says_so(kernel, capsys):
     run_cell("def parse(line):\n    raise NotImplementedError()", kernel)
     run_cell("def test_it():\n    expect(parse(b'a b c'), (b'a', b'b', b'c'))\n\ncheck('q1')", kernel)
     run_cell("def test_true():\n    pass\n\ncheck('q2')", kernel)
     run_cell(ANSWER, kernel)  # the learner answers q1 afterwards: check_all() sees the new answer
     capsys.readouterr()
     run_cell("check_all()", kernel)
-    assert capsys.readouterr().out.splitlines() == [
-        "q1  passed ✓            1 of 1 tests",
-        "q2  passed ✓            1 of 1 tests",
-        "2 of 2 questions pass. (Only questions whose test cell ran are listed: run the whole notebook"
-        " first, Run > Run All Cells.)",
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["q1  passed ✓ (1 of 1 tests passed)", "q2  passed ✓ (1 of 1 tests passed)"]
+    assert out[2].startswith("This notebook's file was not found: only the questions checked so far are")
+    assert len(out) == 3 and "points" in out[2]
+
+
+HTML = ("<!doctype html><html><head><title>Greetings</title></head><body><h1>Welcome</h1>"
+        "<p>We are so glad that you came back to the shop again, and we hope you find what you need today.</p>"
+        "<p>Hello, {}! Here is your basket.</p><p>Come back soon: we open at nine.</p></body></html>")
+
+
+def verdict(kernel, capsys, expected: object, got: object) -> list[str]:
+    """The lines check() prints for one test that expects `expected` and gets `got`."""
+    kernel.update(EXPECTED=expected, GOT=got)
+    run_cell("def test_value():\n    expect(GOT, EXPECTED)\n\ncheck('q1')", kernel)
+    return capsys.readouterr().out.splitlines()[1:]
+
+
+@pytest.mark.timeout(20)
+def test_long_strings_show_where_they_first_differ(kernel, capsys):
+    expected, got = HTML.format("&lt;b&gt;Ann&lt;/b&gt;"), HTML.format("<b>Ann</b>")  # the issue's case
+    at = expected.index("&lt;")
+    assert 280 < len(expected) < 320 and 190 < at < 210
+    lines = verdict(kernel, capsys, expected, got)
+    assert lines[0] == "  ✗ value: wrong result"
+    assert lines[1].startswith("      expected: …'") and "Hello, &lt;b&gt;Ann&lt;/b&gt;!" in lines[1]
+    assert lines[2].startswith("      got:      …'") and "Hello, <b>Ann</b>!" in lines[2]
+    assert lines[3] == f"      differ:   from index {at} (lengths {len(expected)} and {len(got)})"
+    # The same, as bytes on one line; and a difference at the very end still shows.
+    lines = verdict(kernel, capsys, expected.encode(), got.encode())
+    assert "b'" in lines[1] and "&lt;b&gt;" in lines[1] and "<b>Ann" in lines[2]
+    lines = verdict(kernel, capsys, expected, expected + "!")
+    assert lines[1].endswith("</html>'") and lines[2].endswith("</html>!'")
+    assert lines[3] == f"      differ:   from index {len(expected)} (lengths {len(expected)} and {len(expected) + 1})"
+
+
+@pytest.mark.timeout(20)
+def test_long_lists_and_dicts_show_where_their_reprs_differ(kernel, capsys):
+    numbers = list(range(100))
+    lines = verdict(kernel, capsys, numbers, numbers[:70] + [-70] + numbers[71:])
+    assert ", 69, 70, 71," in lines[1] and ", 69, -70, 71," in lines[2]
+    assert lines[3].startswith("      differ:   from character ") and lines[3].endswith("of their reprs")
+    table = {f"header-{n}": f"value {n}" for n in range(30)}
+    lines = verdict(kernel, capsys, table, {**table, "header-25": "value 52"})
+    assert "'header-25': 'value 25'" in lines[1] and "'header-25': 'value 52'" in lines[2]
+
+
+@pytest.mark.timeout(20)
+def test_multi_line_text_and_bytes_show_the_lines_that_differ(kernel, capsys):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nServer: mine\r\n"
+    expected = head + b"Content-Length: 5\r\nConnection: close\r\n\r\nhello"
+    got = head + b"Content-Length: 6\r\nConnection: close\r\n\r\nhello!"
+    assert verdict(kernel, capsys, expected, got) == [
+        "  ✗ value: wrong result",
+        "      expected (-) and got (+), the lines that differ:",
+        "      at line 3:",
+        "          b'Server: mine\\r\\n'",
+        "        - b'Content-Length: 5\\r\\n'",
+        "        + b'Content-Length: 6\\r\\n'",
+        "          b'Connection: close\\r\\n'",
+        "          b'\\r\\n'",
+        "        - b'hello'",
+        "        + b'hello!'",
     ]
+    text = "\n".join(f"line {n}" for n in range(40))
+    lines = verdict(kernel, capsys, text, text.replace("line 20", "line twenty"))
+    assert "        - 'line 20\\n'" in lines and "        + 'line twenty\\n'" in lines
+
+
+@pytest.mark.timeout(20)
+def test_short_values_are_shown_whole(kernel, capsys):
+    assert verdict(kernel, capsys, 200, "raised ValueError: bad (in parse, line 3)") == [
+        "  ✗ value: wrong result", "      expected: 200", "      got:      'raised ValueError: bad (in parse, line 3)'"]
+    run_cell("class Point:\n    def __init__(self, x):\n        self.x = x\n    def __eq__(self, other):\n"
+             "        return type(other) is type(self) and other.x == self.x\n    def __repr__(self):\n"
+             "        return f'Point({self.x})'\nold = Point(1)", kernel)
+    run_cell("class Point(Point):\n    pass", kernel)  # the class cell run again: a new class, same repr
+    lines = verdict(kernel, capsys, kernel["Point"](1), kernel["old"])
+    assert lines[1:3] == ["      expected: Point(1)", "      got:      Point(1)"]
+    assert lines[3].startswith("      differ:   not in how they print, but in their type or class")
 
 
 @pytest.mark.timeout(20)
@@ -201,3 +357,27 @@ check("q2")
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "  ✗ each rule's flag: the test, on what your code returned, raised AttributeError: 'str' object has no attribute 'rule'"
     assert out[2] == "      hint:     return Rule objects, not strings."
+
+
+@pytest.mark.timeout(180)
+def test_lab_01_try_it_from_the_outside_says_what_is_wrong_in_one_line(tmp_path):
+    """The lab's closing cell: the exchange when the server works, one line when it does not."""
+    from kernels import kernel, run_code, text_of
+
+    lab = ROOT / "labs" / "01_raw_socket_lab.ipynb"
+    outside = next(c.source for c in nbformat.read(lab, as_version=4).cells if "wire.show(my_server" in c.source)
+    solution = nbformat.read(ROOT / "solutions" / "01_raw_socket_lab.ipynb", as_version=4)
+    answers = [c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    with kernel(tmp_path, tmp_path) as client:
+        assert text_of(run_code(client, "def make_handler(app):\n    raise NotImplementedError()\n"
+                                        "echo_app = None\n" + outside)) == "Answer q6 and q7 first.\n"
+        for answer in answers:
+            run_code(client, answer)
+        works = text_of(run_code(client, outside))
+        assert works.startswith(">>> request") and "hello ~~~ python flask" in works and "Traceback" not in works
+        # A handle_connection that reads the request and closes without an answer.
+        run_code(client, "def handle_connection(conn, addr, app):\n    conn.recv(65536)")
+        broken = text_of(run_code(client, outside))
+    assert broken.count("\n") == 1 and "Traceback" not in broken, broken
+    assert broken.startswith("Your server gave no proper answer (ConnectionError: ")
+    assert broken.rstrip().endswith('Run check("q6") and check("q7") above: they show what is wrong.')

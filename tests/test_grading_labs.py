@@ -202,8 +202,9 @@ def test_grading_is_a_wing_of_its_own_within_its_size_budget():
                 assert not re.match(r"(socket2flask\.|\.\.)(servers|probe|plots|wire|httpclient)", name), path
             if isinstance(node, ast.Import):
                 assert not any(a.name.startswith("socket2flask.") and ".grading" not in a.name for a in node.names)
-    # 800 lines at first; labclient (JupyterLab's protocol for tests and the grader) added 50.
-    assert sum(sizes.values()) <= 850 and max(sizes.values()) <= 300, sizes
+    # 800 lines at first; labclient (JupyterLab's protocol for tests and the grader) added 50, and
+    # check()'s diffs and check_all() in points (issue 14) 70.
+    assert sum(sizes.values()) <= 920 and max(sizes.values()) <= 300, sizes
 
 
 @pytest.mark.timeout(10)

@@ -1,13 +1,16 @@
 """Checks in the learner's kernel: ``check("q1")`` runs the ``test_*`` functions of its own cell, each
 in a thread under a time limit (``join(timeout)``, not SIGALRM: Windows has none), and prints ✓, or ✗
-with the input, the expected and the actual value and a hint; ``check_all()`` prints a score table.
+with the input, the expected and the actual value (or where they differ) and a hint; ``check_all()``
+prints every question of the lab with its points, as the grader counts them on the visible tests.
 In the kernel itself, tests see bytes, tuples and exceptions exactly as the learner's code made them.
 """
 
 from __future__ import annotations
 
 import ctypes
+import difflib
 import inspect
+import os
 import sys
 import threading
 import traceback
@@ -16,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TIME_LIMIT = 5.0  # seconds per test, unless check(..., timeout=) or the grader says otherwise
+WIDE, DIFF_LINES = 100, 16  # a longer value shows where it differs (a window, or a diff of lines)
 MIME = "application/vnd.socket2flask.check+json"  # how check() hands results to the grader
 PASSED, FAILED, NOT_ANSWERED, TIMED_OUT, ERROR = "passed", "failed", "not answered", "timed out", "error"
 
@@ -68,16 +72,28 @@ def check(question: str, *, timeout: float | None = None) -> None:
 
 
 def check_all() -> None:
-    """Run the tests of every question checked so far once more, and print a score table."""
+    """Run the tests of every question checked so far once more; print every question of the lab
+    with its points, all or nothing as the grader counts them (here on the visible tests only)."""
     if _grading:
         return  # the grader scores each question with its own copy of the tests
-    rows = [(q, [_run(test, limit) for test in tests]) for q, (tests, limit) in _checked.items()]
-    width = max((len(q) for q in _checked), default=0)
-    for q, outcomes in rows:
-        passed = sum(o.status == PASSED for o in outcomes)
-        print(f"{q:<{width}}  {_headline(outcomes):<18}  {passed} of {len(outcomes)} tests")
-    print(f"{sum(_headline(o) == 'passed ✓' for _, o in rows)} of {len(rows)} questions pass. (Only questions"
-          " whose test cell ran are listed: run the whole notebook first, Run > Run All Cells.)")
+    lab = _lab(inspect.currentframe().f_back.f_globals)  # type: ignore[union-attr]
+    rows = []  # (question, title, points won, points, how it went)
+    for q, title, points in lab or [(q, "", 0.0) for q in _checked]:
+        tests, limit = _checked.get(q, ([], 0.0))
+        state = _headline([_run(test, limit) for test in tests]) if q in _checked else "not run yet"
+        won = points if state.startswith("passed") else 0.0
+        rows.append((q, title, won, points, state))
+    wide = [max((len(row[n]) for row in rows), default=0) for n in (0, 1)]
+    for q, title, won, points, state in rows:
+        score = f"{title:<{wide[1]}}  {won:>3g} of {points:<3g}  " if lab else ""
+        print(f"{q:<{wide[0]}}  {score}{state}")
+    if lab:
+        print(f"{sum(r[2] for r in rows):g} of {sum(r[3] for r in rows):g} points on the visible tests.")
+    else:
+        print("This notebook's file was not found: only the questions checked so far are listed, and"
+              " without their points. Save the notebook next to where the kernel runs to see them.")
+    if waiting := [q for q, *_ in rows if q not in _checked]:
+        print(f"Not run yet: {', '.join(waiting)}. Run their test cells, or Run > Run All Cells.")
 
 
 def begin_grading(time_limit: float | None, memory_mb: int, cpu_s: int, file_mb: int) -> None:
@@ -128,8 +144,10 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
     if error is None:
         return Outcome(about, PASSED)
     if isinstance(error, Mismatch):
-        shown = [("input:   ", error.given), ("expected:", error.expected), ("got:     ", error.actual)]
-        lines = ["wrong result"] + [f"{label} {_short(repr(v))}" for label, v in shown if v is not _NOTHING]
+        lines = ["wrong result"]
+        if error.given is not _NOTHING:
+            lines.append(f"input:    {_short(repr(error.given))}")
+        lines += _compared(error.expected, error.actual)
         return Outcome(about, FAILED, "\n".join(lines + ([f"hint:     {error.hint}"] if error.hint else tail)))
     frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_LIBRARIES)]
     last = frames[-1] if frames else None
@@ -155,8 +173,7 @@ def _report(question: str, outcomes: list[Outcome]) -> str:
         return f"{question}: no tests found: define functions named test_... in this cell."
     if _headline(outcomes) == "not answered yet":
         return f"{question}: not answered yet. Write your answer above, run it, then this cell again."
-    passed = sum(o.status == PASSED for o in outcomes)
-    lines = [f"{question}: {_headline(outcomes)} ({passed} of {len(outcomes)} tests passed)"]
+    lines = [f"{question}: {_headline(outcomes)}"]
     for o in outcomes:
         first, *details = o.message.split("\n")
         lines.append(f"  ✓ {o.test}" if o.status == PASSED else f"  ✗ {o.test}: {first}")
@@ -165,10 +182,10 @@ def _report(question: str, outcomes: list[Outcome]) -> str:
 
 
 def _headline(outcomes: list[Outcome]) -> str:
-    statuses = {o.status for o in outcomes}
-    if statuses == {PASSED}:
-        return "passed ✓"
-    return "not answered yet" if statuses == {NOT_ANSWERED} else "failed ✗"
+    statuses, passed = {o.status for o in outcomes}, sum(o.status == PASSED for o in outcomes)
+    if statuses == {NOT_ANSWERED}:
+        return "not answered yet"
+    return f"{'passed ✓' if statuses == {PASSED} else 'failed ✗'} ({passed} of {len(outcomes)} tests passed)"
 
 
 def _describe(test: Callable[[], object]) -> tuple[str, str]:
@@ -177,6 +194,51 @@ def _describe(test: Callable[[], object]) -> tuple[str, str]:
     doc = inspect.cleandoc(test.__doc__ or "")
     about = doc.splitlines()[0] if doc else test.__name__.removeprefix("test_").replace("_", " ")
     return about, " ".join(doc.partition("Hint:")[2].split())
+
+
+def _compared(expected: object, actual: object) -> list[str]:
+    """Both values in full when short. Else where they differ: for text or bytes of several lines,
+    the lines that differ (a diff); otherwise a window around the first difference, and its index."""
+    x, y = repr(expected), repr(actual)
+    if x == y:  # unequal values that print alike: say so (e.g. a class defined again by a re-run cell)
+        return [f"expected: {_short(x)}", f"got:      {_short(y)}", "differ:   not in how they print, but"
+                " in their type or class (a cell that defines it ran again? run the cells in order)"]
+    if len(x) <= WIDE and len(y) <= WIDE:
+        return [f"expected: {x}", f"got:      {y}"]
+    text = type(expected) is type(actual) and isinstance(expected, (str, bytes))
+    if text and max(len(expected.splitlines()), len(actual.splitlines())) > 1:  # type: ignore[union-attr]
+        lines = [[repr(line) for line in value.splitlines(True)] for value in (expected, actual)]  # type: ignore
+        diff = [f"at line {d.split()[1][1:].split(',')[0]}:" if d.startswith("@@") else f"  {d[0]} {d[1:]}"
+                for d in list(difflib.unified_diff(*lines, n=1, lineterm=""))[2:]]  # [2:]: no ---/+++ lines
+        more = ["  ..."] if len(diff) > DIFF_LINES else []
+        return ["expected (-) and got (+), the lines that differ:", *diff[:DIFF_LINES], *more]
+    if text:  # the index in the text itself, and windows of it shown as str or bytes
+        x, y = expected, actual  # type: ignore[assignment]
+    at = next((n for n, (a, b) in enumerate(zip(x, y)) if a != b), min(len(x), len(y)))
+    start, show = max(0, at - 30), repr if text else str
+    windows = [("…" if start else "") + show(v[start:start + 80]) + ("…" if len(v) > start + 80 else "")
+               for v in (x, y)]
+    where = f"index {at} (lengths {len(x)} and {len(y)})" if text else f"character {at} of their reprs"
+    return [f"expected: {windows[0]}", f"got:      {windows[1]}", f"differ:   from {where}"]
+
+
+def _lab(names: dict) -> list[tuple[str, str, float]] | None:
+    """The questions (id, title, points) of the lab this kernel runs, from its notebook file: the one
+    VS Code or JupyterLab names, else the newest in the kernel's folder (the notebook's, in
+    Jupyter); each time, only a lab whose test cells define the tests that check() ran."""
+    from .notebook import questions, read  # nbformat: imported only now
+    named = [Path(p) for p in (names.get("__vsc_ipynb_file__"), os.environ.get("JPY_SESSION_NAME")) if p]
+    here = sorted(Path().glob("*.ipynb"), key=lambda p: p.lstat().st_mtime, reverse=True)
+    for path in named + here:
+        try:
+            nb = read(path)
+            found = {q.id: q for q in questions(nb)}
+        except Exception:  # unreadable, or not a notebook: another file
+            continue
+        if found and all(q in found and all(f"def {t.__name__}(" in nb.cells[found[q].test_cell].source
+                                            for t in tests) for q, (tests, _) in _checked.items()):
+            return [(q.id, q.title, q.points) for q in found.values()]
+    return None
 
 
 def _short(text: str, limit: int = 300) -> str:
