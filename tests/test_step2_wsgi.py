@@ -339,7 +339,7 @@ MALFORMED = [
     (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
     (b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413),
-    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 431),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),  # a too-long request line (RFC 9112 §3)
     (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", 400),
 ]
 
