@@ -381,3 +381,38 @@ def test_lab_01_try_it_from_the_outside_says_what_is_wrong_in_one_line(tmp_path)
     assert broken.count("\n") == 1 and "Traceback" not in broken, broken
     assert broken.startswith("Your server gave no proper answer (ConnectionError: ")
     assert broken.rstrip().endswith('Run check("q6") and check("q7") above: they show what is wrong.')
+
+
+@pytest.mark.timeout(20)
+def test_a_question_that_fails_names_the_earlier_answer_it_uses_when_that_fails_too(kernel, capsys):
+    run_cell("def read(data):\n    return data.upper()\n", kernel)  # a wrong answer to q1
+    run_cell('''
+def test_read():
+    expect(read(b"ab"), b"ab", given=b"ab")
+check("q1")
+''', kernel)
+    run_cell("def serve_one(data):\n    return read(data) + b'!'\n", kernel)  # q2 is right, on q1's read
+    q2 = '''
+def test_serve_one():
+    expect(serve_one(b"ab"), b"ab!", given=b"ab")
+check("q2", uses={"q1": "read"})
+'''
+    capsys.readouterr()
+    run_cell(q2, kernel)
+    printed = capsys.readouterr().out
+    assert "q2: failed" in printed
+    assert "q2 uses your `read` from q1, which fails its own check: fix q1 first." in printed
+    run_cell("def read(data):\n    return data\n", kernel)  # q1 fixed: q2 passes, and blames nobody
+    run_cell(q2, kernel)
+    assert "q2: passed" in (printed := capsys.readouterr().out) and "fix q1" not in printed
+
+
+@pytest.mark.timeout(20)
+def test_a_prerequisite_not_checked_yet_is_named(kernel, capsys):
+    run_cell("def read(data):\n    return data.upper()\n", kernel)
+    run_cell('''
+def test_read_twice():
+    expect(read(b"ab"), b"ab")
+check("q2", uses={"q1": "read"})
+''', kernel)
+    assert "q2 uses your `read` from q1: run q1's check first." in capsys.readouterr().out

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
 
 from socket2flask.grading import grader
 from socket2flask.grading.check import NOT_ANSWERED, PASSED
+from socket2flask.grading.labclient import LabClient
 from socket2flask.grading.labs import lab_notebook
 from socket2flask.grading.notebook import dumps, is_answer, is_test, questions, read
 
@@ -56,8 +56,8 @@ def execute_in_kernel(nb, folder: Path, monkeypatch) -> None:
         (folder / name).mkdir()
         monkeypatch.setenv(name, str(folder / name))
     km = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
-    NotebookClient(nb, km=km, timeout=30, startup_timeout=60, allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    LabClient(nb, km=km, timeout=30, startup_timeout=60, allow_errors=True,
+              resources={"metadata": {"path": str(folder)}}).execute()
 
 
 def printed(cell) -> str:

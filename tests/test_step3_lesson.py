@@ -19,9 +19,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from conftest import ROOT
+from socket2flask.grading.labclient import LabClient
 from kernels import isolated_env, output_of, run_code, text_of
 
 LESSON = ROOT / "notebooks" / "03_werkzeug.ipynb"
@@ -100,8 +100,8 @@ def test_background_processes_stop_on_a_rerun_and_when_the_kernel_shuts_down(tmp
     """A kernel shut down the normal way (JupyterLab's Shut Down, or a restart) runs its exit
     handlers: Background's processes, in sessions of their own, must not outlive it."""
     sleeper = "[sys.executable, '-c', 'import time; print(\"up\", flush=True); time.sleep(120)']"
-    client = NotebookClient(nbformat.v4.new_notebook(), timeout=60, kernel_name="python3",
-                            startup_timeout=60, shutdown_kernel="graceful")
+    client = LabClient(nbformat.v4.new_notebook(), timeout=60, kernel_name="python3",
+                       startup_timeout=60, shutdown_kernel="graceful")
     with client.setup_kernel(env=isolated_env(tmp_path), cwd=str(tmp_path)):
         run_code(client, "import os, re, sys, tempfile, time\nfrom pathlib import Path\n"
                          "WORK = Path(tempfile.mkdtemp())")

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -54,8 +54,10 @@ def expect(actual: object, expected: object, *, given: object = _NOTHING, hint: 
         raise Mismatch(actual, expected, given, hint)
 
 
-def check(question: str, *, timeout: float | None = None) -> None:
-    """Run the ``test_*`` functions defined in the calling cell, and print a verdict for each."""
+def check(question: str, *, timeout: float | None = None, uses: dict[str, str] | None = None) -> None:
+    """Run the ``test_*`` functions defined in the calling cell, and print a verdict for each.
+    ``uses`` names the earlier answers this question calls (``{"q4": "read_request"}``): when it
+    fails and one of those fails its own visible tests, the verdict says to fix that one first."""
     cell = inspect.currentframe().f_back  # type: ignore[union-attr]
     # IPython compiles each cell as a file of its own: the cell's tests share its file name.
     tests = sorted((f for name, f in cell.f_globals.items() if name.startswith("test_")
@@ -64,7 +66,7 @@ def check(question: str, *, timeout: float | None = None) -> None:
     limit = _grading.get("time_limit") or timeout or TIME_LIMIT
     _checked[question] = (tests, limit)
     outcomes = [_run(test, limit) for test in tests]
-    print(_report(question, outcomes))
+    print(_report(question, outcomes, _failing_prerequisites(question, outcomes, uses or {})))
     if _grading:
         from IPython.display import display
 
@@ -168,12 +170,29 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
     return Outcome(about, ERROR, "\n".join(lines + tail))
 
 
-def _report(question: str, outcomes: list[Outcome]) -> str:
+def _failing_prerequisites(question: str, outcomes: list[Outcome], uses: dict[str, str]) -> list[str]:
+    """When a question fails, the earlier answers it calls that fail their own tests (run again now,
+    since the learner may have changed them), or have not been checked yet."""
+    if _headline(outcomes).startswith(("passed", "not answered")):
+        return []
+    lines = []
+    for earlier, name in uses.items():
+        if earlier not in _checked:
+            lines.append(f"{question} uses your `{name}` from {earlier}: run {earlier}'s check first.")
+            continue
+        tests, limit = _checked[earlier]
+        if any(_run(test, limit).status != PASSED for test in tests):
+            lines.append(f"{question} uses your `{name}` from {earlier}, which fails its own check: "
+                         f"fix {earlier} first.")
+    return lines
+
+
+def _report(question: str, outcomes: list[Outcome], first: Iterable[str] = ()) -> str:
     if not outcomes:
         return f"{question}: no tests found: define functions named test_... in this cell."
     if _headline(outcomes) == "not answered yet":
         return f"{question}: not answered yet. Write your answer above, run it, then this cell again."
-    lines = [f"{question}: {_headline(outcomes)}"]
+    lines = [f"{question}: {_headline(outcomes)}", *(f"  {line}" for line in first)]
     for o in outcomes:
         first, *details = o.message.split("\n")
         lines.append(f"  ✓ {o.test}" if o.status == PASSED else f"  ✗ {o.test}: {first}")
