@@ -190,3 +190,28 @@ def test_deleted_setup_and_given_cells_are_put_back_where_the_lab_has_them(tmp_p
     (tmp_path / "pruned.ipynb").write_text(dumps(solution))
     graded = asyncio.run(grader.grade(tmp_path / "pruned.ipynb", "pruned", lab, grader.Limits(notebook=60)))
     assert graded.points == {"q1": 2.0, "q2": 1.0}, graded.reasons
+
+
+@pytest.mark.timeout(180)
+def test_test_cells_run_after_their_answers_whatever_the_submission_did_to_its_cells(tmp_path):
+    """Every test cell deleted, scratch cells everywhere, the answers in the other order: the
+    grader still runs each question's tests right after its answers, and full marks stay full."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell
+
+    from socket2flask.grading.notebook import grading
+
+    correct = read(FIXTURES / "submissions" / "correct.ipynb")
+    by_id = {grading(c).get("grade_id"): c for c in correct.cells}
+    scratch = [new_code_cell("x = 1  # trying something"), new_markdown_cell("my notes")]
+    shuffled = [by_id["setup"], *scratch, by_id["q2_answer"], *scratch, by_id["q1_answer"], *scratch]
+    cases = {"no_tests": [c for c in correct.cells if grading(c).get("grade_id") not in ("q1", "q2")],
+             "shuffled": shuffled,
+             "tests_first": [by_id["setup"], by_id["q1"], by_id["q2"], by_id["q1_answer"], by_id["q2_answer"]]}
+    for name, cells in cases.items():
+        correct.cells = cells
+        (tmp_path / f"{name}.ipynb").write_text(dumps(correct))
+    lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
+    subs = {name: tmp_path / f"{name}.ipynb" for name in cases}
+    for graded in asyncio.run(grader.grade_all(subs, lab, QUICK, 2, lambda g: None)):
+        assert (graded.name, graded.points, graded.status) == (graded.name, {"q1": 2.0, "q2": 1.0}, "ok"), \
+            graded.reasons

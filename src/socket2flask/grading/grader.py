@@ -131,23 +131,31 @@ def _other_lab(lab: NotebookNode, submission: NotebookNode) -> str | None:
 
 
 def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> list[_Step]:
-    """The submission's code cells, with the lab's version of each locked (test or given) cell."""
+    """The cells to run: the submission's own code cells (answers and scratch) in its order, with
+    the lab's version of each locked given cell, and every test cell put right after the last cell
+    that comes before it in the lab, wherever the submission moved, deleted or copied it."""
     owner = {grading(lab.cells[i])["grade_id"]: q.id for q in qs for i in [*q.answer_cells, q.test_cell]}
-    locked = {grading(c)["grade_id"]: c for c in lab.cells if grading(c).get("locked")}
+    place = {grading(c)["grade_id"]: i for i, c in enumerate(lab.cells) if "grade_id" in grading(c)}
+    locked = {gid: lab.cells[i] for gid, i in place.items() if grading(lab.cells[i]).get("locked")}
     steps, seen = [], set()
     for n, cell in enumerate(submission.cells, 1):
-        if (gid := grading(cell).get("grade_id")) is not None and gid in seen:
-            continue  # a copy of a cell already run
-        seen.add(gid)
+        gid = grading(cell).get("grade_id")
+        if gid in seen or (gid in locked and is_test(locked[gid])):
+            continue  # a copy of a cell already run, or a test cell: the lab's goes in below
+        if gid is not None:
+            seen.add(gid)
         cell = locked.get(gid, cell)
         if cell.cell_type == "code":
-            steps.append(_Step(cell, f"cell {n}", owner.get(gid), gid in locked and is_test(cell)))
-    order = {grading(c).get("grade_id"): i for i, c in enumerate(lab.cells)}
-    for gid, cell in locked.items():  # put back what the submission deleted, where the lab has it
-        if gid not in seen and cell.cell_type == "code":
-            after = [k for k, s in enumerate(steps) if order.get(grading(s.cell).get("grade_id"), -1) > order[gid]]
-            where = f"the tests of {gid}" if is_test(cell) else f"the lab's given cell {gid}"
-            steps.insert(after[0] if after else len(steps), _Step(cell, where, owner.get(gid), is_test(cell)))
+            steps.append(_Step(cell, f"cell {n}", owner.get(gid), False))
+    for gid, cell in locked.items():  # in the lab's order: each after what precedes it in the lab
+        if gid in seen or cell.cell_type != "code":
+            continue
+        # After the last step that the lab puts before this cell (scratch cells have no place).
+        earlier = [k for k, step in enumerate(steps)
+                   if place.get(grading(step.cell).get("grade_id"), len(lab.cells)) < place[gid]]
+        where = f"the tests of {gid}" if is_test(cell) else f"the lab's given cell {gid}"
+        step = _Step(cell, where, owner.get(gid), is_test(cell))
+        steps.insert(earlier[-1] + 1 if earlier else 0, step)
     return steps
 
 
