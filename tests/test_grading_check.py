@@ -416,3 +416,25 @@ def test_read_twice():
 check("q2", uses={"q1": "read"})
 ''', kernel)
     assert "q2 uses your `read` from q1: run q1's check first." in capsys.readouterr().out
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("person", [True, False], ids=["jupyterlab", "nbgrader-like"])
+def test_a_failed_check_raises_only_where_no_person_reads_it(person, tmp_path):
+    """nbgrader scores a cell by whether it raises: under a program (nbclient, nbconvert: input not
+    allowed) a failed check() raises its verdict; in JupyterLab it only prints it."""
+    from kernels import kernel, run_code, text_of
+
+    with kernel(tmp_path, tmp_path, cell_ids=person) as client:  # cell_ids=False: plain nbclient
+        run_code(client, "from socket2flask.grading import check, expect\n"
+                         "def test_sum():\n    expect(1 + 1, 3, hint='add better')\ncheck('q1')",
+                 metadata={"tags": ["raises-exception"]})
+        outputs = run_code(client, "def test_fine():\n    expect(2, 2)\ncheck('q2')")
+    failed = client.nb.cells[-2].outputs
+    errors = [o for o in failed if o["output_type"] == "error"]
+    assert "q1: failed" in text_of(failed) and "q2: passed" in text_of(outputs)
+    assert [o for o in outputs if o["output_type"] == "error"] == []
+    if person:
+        assert errors == []
+    else:
+        assert errors[0]["ename"] == "AssertionError" and "add better" in errors[0]["evalue"]

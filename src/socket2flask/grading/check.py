@@ -66,11 +66,29 @@ def check(question: str, *, timeout: float | None = None, uses: dict[str, str] |
     limit = _grading.get("time_limit") or timeout or TIME_LIMIT
     _checked[question] = (tests, limit)
     outcomes = [_run(test, limit) for test in tests]
-    print(_report(question, outcomes, _failing_prerequisites(question, outcomes, uses or {})))
+    report = _report(question, outcomes, _failing_prerequisites(question, outcomes, uses or {}))
+    print(report)
     if _grading:
         from IPython.display import display
 
         display({MIME: {"question": question, "tests": [asdict(o) for o in outcomes]}}, raw=True)
+    elif _run_by_a_program() and not _headline(outcomes).startswith("passed"):
+        # nbgrader (and any grader that scores a cell by whether it raises) must see the failure.
+        raise AssertionError(report)
+
+
+def _run_by_a_program() -> bool:
+    """True in a kernel that no person drives: its execute requests allow no input (nbclient,
+    nbconvert, nbgrader's autograde). JupyterLab, Notebook and VS Code allow it; there, and outside
+    a kernel, a failed check() only prints its verdict."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    request = kernel.get_parent("shell") if kernel else {}
+    is_execution = request.get("header", {}).get("msg_type") == "execute_request"
+    return is_execution and not request["content"].get("allow_stdin")
 
 
 def check_all() -> None:

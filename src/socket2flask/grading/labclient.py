@@ -1,8 +1,8 @@
 """nbclient's NotebookClient, speaking JupyterLab's protocol.
 
 JupyterLab sends the id of the cell with every execute request (`metadata.cellId`, beside
-`deletedCells` and `recordTiming`); nbclient sends none. This client sends those three as JupyterLab
-does (not the rest of JupyterLab's request: the cell's own metadata, `allow_stdin`). Code that keys on the cell behaves differently without it: `socket2flask.servers` replaces a
+`deletedCells` and `recordTiming`) and allows input (`allow_stdin`); nbclient does neither. This
+client sends those as JupyterLab does (not the rest of JupyterLab's request: the cell's metadata). Code that keys on the cell behaves differently without it: `socket2flask.servers` replaces a
 cell's servers when the cell runs again, and knows a cell only by that id. Tests and the grader run
 notebooks with this client, so they see what a learner in the Lab sees.
 """
@@ -42,8 +42,10 @@ class LabClient(NotebookClient):
     def _execute(self, code: str, store_history: bool = True, stop_on_error: bool = True) -> str:
         """Send an execute request as JupyterLab does; the reply's id, as `KernelClient.execute`."""
         assert self.kc is not None
+        # A person at JupyterLab can answer input(): check() only raises where nobody can.
         content = {"code": code, "silent": False, "store_history": store_history,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": stop_on_error}
+                   "user_expressions": {}, "allow_stdin": self.send_cell_ids,
+                   "stop_on_error": stop_on_error}
         metadata = ({"cellId": self._cell_id, "deletedCells": [], "recordTiming": False}
                     if self.send_cell_ids else {})
         message = self.kc.session.msg("execute_request", content, metadata=metadata)
