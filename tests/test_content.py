@@ -200,3 +200,112 @@ def test_the_given_reader_accepts_http_1_2_and_refuses_other_versions(reader):
     assert answer(reader, b"GET / HTTP/2.0\r\n\r\n").startswith("505 ")
     assert answer(reader, b"GET / HTTP/0.9\r\n\r\n").startswith("505 ")
     assert answer(reader, b"GET / HTTP/1.x\r\n\r\n").startswith("400 ")
+
+
+# -- issue 16, items 4 to 6: key points, answers, predictions, times, setup ------------------------
+CJK = re.compile(r"[\u3400-\u9fff]")
+KEY_POINTS = "> **Key points · 本节要点**"
+ANSWER = "<details><summary>Answer · 答案</summary>"
+PREDICT = "**Predict, then run** · 先预测，再运行"
+README = ROOT / "README.md"
+
+
+def headings(source: str) -> list[int]:
+    """The lines of a markdown source that are `## ` headings (not inside a code fence)."""
+    found, fence = [], False
+    for number, line in enumerate(source.split("\n")):
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and line.startswith("## "):
+            found.append(number)
+    return found
+
+
+def sections(nb: nbformat.NotebookNode) -> list[tuple[str, list]]:
+    """(heading, cells) of every `## ` section: from its heading's cell up to the next one."""
+    starts = [n for n, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
+    return [(nb.cells[s].source.split("\n")[0], nb.cells[s:e])
+            for s, e in zip(starts, starts[1:] + [len(nb.cells)])]
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_every_section_heading_opens_its_cell(stem):
+    """So that a section can end with a cell of its own: no `## ` heading in the middle of a cell."""
+    for cell in lesson(stem).cells:
+        if cell.cell_type == "markdown":
+            assert headings(cell.source) in ([], [0]), f"{stem}: a heading inside {cell.source[:60]!r}"
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_every_section_ends_with_bilingual_key_points(stem):
+    found = sections(lesson(stem))
+    assert len(found) >= 5, stem
+    for heading, cells in found:
+        last = cells[-1]
+        assert last.cell_type == "markdown" and last.source.startswith(KEY_POINTS), \
+            f"{stem}, {heading!r} does not end with its key points"
+        bullets = [line[4:] for line in last.source.splitlines() if line.startswith("> - ")]
+        english = [b for b in bullets if not CJK.search(b)]
+        chinese = [b for b in bullets if CJK.search(b)]
+        assert bullets == english + chinese, f"{stem}, {heading!r}: English first, then Chinese"
+        assert 3 <= len(english) <= 5 and len(chinese) == len(english), f"{stem}, {heading!r}"
+        assert all(re.search(r"[A-Za-z]{3,}", b) for b in english)
+        assert sum(c.source.startswith(KEY_POINTS) for c in cells) == 1, f"{stem}, {heading!r}"
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_every_self_check_question_has_an_answer_in_both_languages(stem):
+    cells = [c for c in lesson(stem).cells if c.cell_type == "markdown" and "**Check yourself**" in c.source]
+    assert len(cells) == 1, stem
+    text = cells[0].source.split("**Check yourself**", 1)[1]
+    parts = re.split(r"^\d+\. ", text, flags=re.M)[1:]   # each question with what follows it
+    assert len(parts) >= 3, stem
+    for number, part in enumerate(parts, 1):
+        assert part.count(ANSWER) == 1, f"{stem}, question {number} has no answer"
+        answer = part.split(ANSWER, 1)[1].split("</details>", 1)
+        assert len(answer) == 2, f"{stem}, question {number}: the answer is not closed"
+        paragraphs = [p.strip() for p in answer[0].split("\n\n") if p.strip()]
+        assert any(not CJK.search(p) and len(p.split()) >= 8 for p in paragraphs), f"{stem} {number}: English"
+        assert any(len(CJK.findall(p)) >= 10 for p in paragraphs), f"{stem} {number}: Chinese"
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_every_lesson_asks_for_predictions_before_its_demos(stem):
+    cells = lesson(stem).cells
+    prompts = [n for n, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(PREDICT)]
+    assert 2 <= len(prompts) <= 4, f"{stem} has {len(prompts)} prompts"
+    for n in prompts:
+        assert n + 1 < len(cells) and cells[n + 1].cell_type == "code", f"{stem}: a prompt before no code"
+        question = cells[n].source.split(PREDICT, 1)[1]
+        assert re.search(r"[A-Za-z]{3,}", question) and CJK.search(question), f"{stem}: English and Chinese"
+
+
+def test_the_first_exchange_is_also_shown_with_curl_and_the_browser():
+    nb = lesson("00_start_here")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "curl -v http://127.0.0.1:PORT/" in text and "server.port" in text
+    assert "**Network** tab" in text and "*Timing*" in text and "*Headers*" in text
+    for stem in LESSONS:  # curl runs in a cell only where it is installed
+        for cell in lesson(stem).cells:
+            if cell.cell_type == "code" and re.search(r"""["']curl["']""", cell.source):
+                assert 'shutil.which("curl")' in cell.source, stem
+
+
+def readme_times() -> dict[str, int]:
+    rows = re.findall(r"^\| [^|]+ \| `(0\d_\w+)` \|.*\| (\d+) min(?: \+ lab)? \|[^|]*\|$",
+                      README.read_text(encoding="utf-8"), re.M)
+    return {stem: int(minutes) for stem, minutes in rows}
+
+
+@pytest.mark.parametrize("stem", LESSONS)
+def test_the_time_in_each_introduction_is_the_readmes(stem):
+    intro = lesson(stem).cells[0].source
+    stated = re.findall(r"^\| \*\*Time\*\* \| about (\d+) minutes", intro, re.M)
+    assert len(stated) == 1, f"{stem} states no time in its introduction"
+    assert readme_times()[stem] == int(stated[0])
+
+
+def test_the_readme_has_routes_for_windows_and_for_a_package_mirror():
+    text = README.read_text(encoding="utf-8")
+    assert "WSL2" in text and "wsl --install" in text and "fork()" in text
+    assert "PIP_INDEX_URL=" in text and "make lab" in text and "pip config set global.index-url" in text
