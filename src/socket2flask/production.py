@@ -135,7 +135,9 @@ class GunicornAdapter(Adapter):
                 self.events.log.append(line.rstrip())
                 if "Booting worker" in line:
                     booted.release()
-                elif "[INFO]" not in line:  # warnings, errors and the tracebacks of the workers
+                elif "[INFO]" not in line and not self.stopping.is_set():
+                    # Warnings, errors and the workers' tracebacks; not what our own stop() causes
+                    # ("Worker ... was sent SIGQUIT!" when a graceful stop takes too long).
                     self.events.errors.append(line.rstrip())
                     print(line, end="", file=sys.stderr, flush=True)
 

@@ -68,7 +68,7 @@ def _grade(args: argparse.Namespace) -> int:
     qs, paths = questions(lab), list(dict.fromkeys(args.submissions))
     submissions = dict(zip(submission_names(paths), paths))
     limits = Limits(cell=args.cell_timeout, notebook=args.notebook_timeout, test=args.test_timeout,
-                    memory_mb=args.memory_mb)
+                    memory_mb=args.memory_mb, hidden=(path.parent, args.bundle, args.solutions))
     top, graded = sum(q.points for q in qs), {}
 
     def done(g: Grade) -> None:

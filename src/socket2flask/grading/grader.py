@@ -26,6 +26,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from .check import MIME, NOT_ANSWERED, PASSED
 from .labclient import LabClient
+from . import sandbox
 from .notebook import Question, grading, is_test, loads, questions, write_atomic
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
@@ -36,13 +37,14 @@ TEST_PREFIX = "from socket2flask.grading import check, expect\n"
 
 
 @dataclass
-class Limits:  # for one submission: seconds, and megabytes per kernel
+class Limits:  # for one submission: seconds, megabytes per kernel, and what it may not see
     cell: int = 30
     notebook: int = 300
     test: float | None = None  # None: the lab's own (check's default, or check(timeout=...))
     startup: int = 60
     memory_mb: int = 2048
     file_mb: int = 64
+    hidden: tuple[Path, ...] = ()  # folders out of the sandbox's sight (solutions, the bundle)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Grade:  # one submission's: points per question, a status and plain reason
     reasons: list[str] = field(default_factory=list)
     tests: dict[str, list[dict]] = field(default_factory=dict)  # question -> each test's outcome
     seconds: float = 0.0
+    sandboxed: bool = False  # its kernel ran inside bwrap
 
 
 class _Step(NamedTuple):  # one cell to run, where it comes from, the question it answers or tests
@@ -101,7 +104,8 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
         return Grade(name, zero, "grader error", [f"{type(error).__name__}: {error}"])
     trouble.update(broke)
     points, reasons = _score(qs, steps, results, trouble)
-    return Grade(name, points, "errors" if trouble else "ok", reasons, results, time.monotonic() - started)
+    return Grade(name, points, "errors" if trouble else "ok", reasons, results, time.monotonic() - started,
+                 sandboxed=sandbox.available())
 
 
 async def grade_all(submissions: dict[str, Path], lab: NotebookNode, limits: Limits, jobs: int,
@@ -208,12 +212,13 @@ async def _interrupted(client: _Client) -> bool:
 
 @asynccontextmanager
 async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterator[_Client]:
-    """A kernel living in ``folder`` (cwd, HOME, TMPDIR, runtime dir), killed at the end."""
-    # No kernel_dirs: the only kernel found is ipykernel's own, of this very Python (the venv's).
-    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]),
+    """A kernel living in ``folder`` (cwd, HOME, TMPDIR, runtime dir), in a sandbox where the
+    system has bwrap (grading/sandbox.py), talking over Unix sockets there; killed at the end."""
+    sandbox.write_kernel_spec(folder, list(limits.hidden))
+    km = AsyncKernelManager(kernel_name=sandbox.KERNEL_NAME, transport="ipc",
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
                             connection_file=str(folder / "runtime" / "kernel.json"))
-    client = _Client(nb, km=km, allow_errors=True, timeout=limits.cell, startup_timeout=limits.startup,
-                     extra_arguments=["--IPKernelApp.capture_fd_output=False"])  # os.write(1): the log
+    client = _Client(nb, km=km, allow_errors=True, timeout=limits.cell, startup_timeout=limits.startup)
     home, tmp = str(folder / "home"), str(folder / "tmp")
     env = {**os.environ, "HOME": home, "USERPROFILE": home, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp,
            "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), "MPLBACKEND": "Agg"}
@@ -255,15 +260,17 @@ def _summary(message: str) -> str:
 def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None:
     """One CSV row per submission, written atomically: nobody ever reads half a gradebook."""
     text, top = io.StringIO(), sum(q.points for q in qs)
-    csv.writer(text).writerows([["submission", *(q.id for q in qs), "total", "max", "status", "reasons"]] + [
+    header = ["submission", *(q.id for q in qs), "total", "max", "status", "sandbox", "reasons"]
+    csv.writer(text).writerows([header] + [
         [g.name, *(f"{g.points[q.id]:g}" for q in qs), f"{sum(g.points.values()):g}", f"{top:g}", g.status,
-         "; ".join(g.reasons)] for g in grades])
+         "bwrap" if g.sandboxed else "not sandboxed", "; ".join(g.reasons)] for g in grades])
     write_atomic(path, text.getvalue())
 
 
 def write_report(folder: Path, qs: list[Question], g: Grade) -> None:
     """The JSON report of one submission, with each test's verdict, for the teacher."""
-    report = {"submission": g.name, "status": g.status, "total": sum(g.points.values()),
+    report = {"submission": g.name, "status": g.status, "sandboxed": g.sandboxed,
+              "total": sum(g.points.values()),
               "max": sum(q.points for q in qs), "seconds": round(g.seconds, 2), "reasons": g.reasons,
               "questions": {q.id: {"title": q.title, "points": g.points[q.id], "max": q.points,
                                    "tests": g.tests.get(q.id, [])} for q in qs}}

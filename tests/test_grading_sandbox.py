@@ -1,0 +1,103 @@
+"""A submission graded in the sandbox (bubblewrap) sees no hidden test on disk, reaches no network
+but its own loopback, and leaves no process behind; without bwrap the gradebook says so."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import socket
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import ROOT
+from socket2flask.grading import grader, sandbox
+from socket2flask.grading.labs import lab_notebook
+from socket2flask.grading.notebook import dumps, grading, questions, read
+
+FIXTURE_LAB = ROOT / "tests" / "fixtures" / "grading" / "solutions" / "00_request_lines_lab.ipynb"
+CORRECT = ROOT / "tests" / "fixtures" / "grading" / "submissions" / "correct.ipynb"
+LIMITS = grader.Limits(cell=20, notebook=90, test=5, hidden=(ROOT / "solutions", ROOT / "build"))
+needs_bwrap = pytest.mark.skipif(not sandbox.available(), reason="bwrap is not installed "
+                                 "(apt-get install bubblewrap; .ci/run installs it)")
+
+
+def graded_with(tmp_path, prologue: str) -> grader.Grade:
+    """The correct fixture submission with `prologue` run first, in its q1 answer cell."""
+    submission = read(CORRECT)
+    answer = next(c for c in submission.cells if grading(c).get("grade_id") == "q1_answer")
+    answer.source = prologue + "\n" + answer.source
+    (tmp_path / "sub.ipynb").write_text(dumps(submission))
+    lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
+    return asyncio.run(grader.grade(tmp_path / "sub.ipynb", "sub", lab, LIMITS))
+
+
+@needs_bwrap
+@pytest.mark.timeout(120)
+def test_a_submission_searching_the_disk_finds_no_hidden_test(tmp_path):
+    assert b"def test_rejects_garbage" in FIXTURE_LAB.read_bytes()  # it is there, outside
+    # The needle: a hidden test's name, spelled backwards here so that this code does not hold it.
+    search = f'''
+import os
+needle, found = "sgabrag_stcejer_tset"[::-1].encode(), []
+for top in ({str(ROOT)!r}, os.path.expanduser("~"), "/tmp", os.getcwd()):
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in (".venv", ".git", "site-packages")]
+        for name in files:
+            try:
+                with open(os.path.join(folder, name), "rb") as f:
+                    if needle in f.read(2_000_000):
+                        found.append(os.path.join(folder, name))
+            except OSError:
+                pass
+assert not found, "FOUND " + repr(found[:3])
+'''
+    graded = graded_with(tmp_path, search)
+    assert (graded.points, graded.status, graded.sandboxed) == ({"q1": 2.0, "q2": 1.0}, "ok", True), \
+        graded.reasons
+
+
+@needs_bwrap
+@pytest.mark.timeout(120)
+def test_a_submission_reaches_no_network_but_its_own_loopback(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as outside:  # a server of the grader's machine
+        port = outside.getsockname()[1]
+        probe = f'''
+import socket
+mine = socket.create_server(("127.0.0.1", 0))  # its own loopback works: labs start servers
+socket.create_connection(mine.getsockname(), timeout=2).close()
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    raise AssertionError("REACHED the grader's loopback")
+except ConnectionRefusedError:
+    pass
+'''
+        graded = graded_with(tmp_path, probe)
+    assert (graded.points, graded.status) == ({"q1": 2.0, "q2": 1.0}, "ok"), graded.reasons
+
+
+@needs_bwrap
+@pytest.mark.timeout(120)
+def test_a_detached_child_process_is_gone_when_grading_ends(tmp_path):
+    marker = f"s2f-detached-{uuid.uuid4().hex}"
+    start = f'''
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", {marker!r}],
+                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+'''
+    graded = graded_with(tmp_path, start)
+    assert graded.status == "ok", graded.reasons
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    assert left == [], f"processes of the submission outlived its grading: {left}"
+
+
+@pytest.mark.timeout(120)
+def test_without_bwrap_grading_still_runs_and_the_gradebook_says_not_sandboxed(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "available", lambda: False)
+    graded = graded_with(tmp_path, "")
+    assert (graded.points, graded.sandboxed) == ({"q1": 2.0, "q2": 1.0}, False)
+    lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
+    grader.write_gradebook(tmp_path / "book.csv", questions(lab), [graded])
+    with open(tmp_path / "book.csv", newline="") as f:
+        assert next(csv.DictReader(f))["sandbox"] == "not sandboxed"
