@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from conftest import ROOT
-from socket2flask.grading import grader, sandbox
+from socket2flask.grading import gradebook, grader, sandbox
 from socket2flask.grading.labs import lab_notebook
 from socket2flask.grading.notebook import dumps, grading, questions, read
 
@@ -98,6 +98,56 @@ def test_without_bwrap_grading_still_runs_and_the_gradebook_says_not_sandboxed(t
     graded = graded_with(tmp_path, "")
     assert (graded.points, graded.sandboxed) == ({"q1": 2.0, "q2": 1.0}, False)
     lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
-    grader.write_gradebook(tmp_path / "book.csv", questions(lab), [graded])
+    gradebook.write_gradebook(tmp_path / "book.csv", questions(lab), [graded])
     with open(tmp_path / "book.csv", newline="") as f:
         assert next(csv.DictReader(f))["sandbox"] == "not sandboxed"
+
+
+FORGERIES = {
+    "patches_the_checking_module": '''
+import sys
+checking = sys.modules["socket2flask.grading.check"]
+checking._run = lambda test, seconds: checking.Outcome("forged", checking.PASSED)
+''',
+    "rewrites_results_on_their_way_out": '''
+shell = get_ipython()
+sent = shell.display_pub.publish
+def publish(data, *args, **kwargs):
+    for result in [data.get("application/vnd.socket2flask.check+json")] if data else []:
+        if result:
+            for test in result["tests"]:
+                test["status"], test["message"] = "passed", ""
+            result["signs"] = []
+    return sent(data, *args, **kwargs)
+shell.display_pub.publish = publish
+''',
+    "records_every_cell_it_sees": '''
+seen = []
+get_ipython().events.register("pre_run_cell", lambda info: seen.append(info.raw_cell))
+''',
+}
+
+
+@pytest.mark.timeout(180)
+def test_forgeries_on_a_blank_lab_never_give_status_ok_with_points(tmp_path):
+    from nbformat.v4 import new_code_cell
+
+    lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
+    subs = {}
+    for name, code in FORGERIES.items():
+        blank = read(ROOT / "tests" / "fixtures" / "grading" / "labs" / FIXTURE_LAB.name)
+        blank.cells.insert(2, new_code_cell(code))
+        (tmp_path / f"{name}.ipynb").write_text(dumps(blank))
+        subs[name] = tmp_path / f"{name}.ipynb"
+    grades = asyncio.run(grader.grade_all(subs, lab, LIMITS, 2, lambda g: None))
+    for graded in grades:
+        assert graded.status == "suspicious", (graded.name, graded.status, graded.reasons)
+        assert not any("rejects_garbage" in reason or "rejects garbage" in reason
+                       for reason in graded.reasons), graded.reasons  # no hidden test's name
+    reasons = {g.name: " ".join(g.reasons) for g in grades}
+    assert "socket2flask.grading.check._run was changed" in reasons["patches_the_checking_module"]
+    assert "publish was replaced" in reasons["rewrites_results_on_their_way_out"]
+    assert "rewritten on their way out" in reasons["rewrites_results_on_their_way_out"]
+    assert "'pre_run_cell' hook was registered" in reasons["records_every_cell_it_sees"]
+    patched = next(g for g in grades if g.name == "patches_the_checking_module")
+    assert set(patched.points.values()) == {0.0}  # the fresh check ran the real tests

@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from .grader import Grade, Limits, grade_all, submission_names, write_gradebook, write_report
+from .gradebook import write_gradebook, write_report
+from .grader import Grade, Limits, grade_all, submission_names
 from .labs import find_lab, lab_notebook, sync_labs, write_bundle
 from .notebook import LabError, questions, read
 

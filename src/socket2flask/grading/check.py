@@ -71,7 +71,10 @@ def check(question: str, *, timeout: float | None = None, uses: dict[str, str] |
     if _grading:
         from IPython.display import display
 
-        display({MIME: {"question": question, "tests": [asdict(o) for o in outcomes]}}, raw=True)
+        result = {"question": question, "tests": [asdict(o) for o in outcomes]}
+        if "seal" in _grading:  # the grader's fresh copy (tamper.py): its token, and what it found
+            result.update(_grading["seal"](result))
+        display({MIME: result}, raw=True)
     elif _run_by_a_program() and not _headline(outcomes).startswith("passed"):
         # nbgrader (and any grader that scores a cell by whether it raises) must see the failure.
         raise AssertionError(report)

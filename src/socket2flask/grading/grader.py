@@ -5,11 +5,9 @@ the kernel is skipped on a run from the top in a fresh kernel. Every submission 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
 import math
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,16 +22,23 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_notebook
 
+from . import sandbox, tamper
 from .check import MIME, NOT_ANSWERED, PASSED
 from .labclient import LabClient
-from . import sandbox
-from .notebook import Question, grading, is_test, loads, questions, write_atomic
+from .notebook import Question, grading, is_test, loads, questions
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
 GRACE = 3  # seconds an interrupted kernel has to become idle before it counts as wedged
 SETUP = "from socket2flask.grading.check import begin_grading\nbegin_grading({}, {}, {}, {})"
-# Before each test cell: the grader's own check and expect, whatever the cells above redefined.
-TEST_PREFIX = "from socket2flask.grading import check, expect\n"
+# Before each test cell: check and expect from fresh copies of their files (tamper.py), whatever
+# the cells above redefined or patched.
+TEST_PREFIX = """import importlib.util as _s2f_util
+_s2f_spec = _s2f_util.spec_from_file_location("_s2f_tamper_{token}", {tamper!r})
+_s2f_tamper = _s2f_util.module_from_spec(_s2f_spec)
+_s2f_spec.loader.exec_module(_s2f_tamper)
+check, expect = _s2f_tamper.sealed_check({check!r}, {token!r}, {limit!r})
+del _s2f_util, _s2f_spec, _s2f_tamper
+"""
 
 
 @dataclass
@@ -51,7 +56,7 @@ class Limits:  # for one submission: seconds, megabytes per kernel, and what it 
 class Grade:  # one submission's: points per question, a status and plain reasons
     name: str
     points: dict[str, float]
-    status: str  # ok, errors (some cell failed), unreadable, or grader error
+    status: str  # ok, errors (some cell failed), suspicious (tampering), unreadable, grader error
     reasons: list[str] = field(default_factory=list)
     tests: dict[str, list[dict]] = field(default_factory=dict)  # question -> each test's outcome
     seconds: float = 0.0
@@ -95,8 +100,10 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
                 (folder / sub).mkdir()
             (folder / "work" / path.name).write_bytes(data)  # the submission may look at itself
             steps, broke, deadline = _plan(lab, submission, qs), {}, started + limits.notebook
+            signs: list[str] = []  # of tampering, from the grader's fresh check
             for _ in range(RUNS):  # from the top again, without each cell that broke the kernel
-                results, trouble, broken_at = await _run_once(steps, broke, limits, folder, deadline)
+                results, trouble, broken_at = await _run_once(steps, broke, limits, folder, deadline,
+                                                              signs)
                 if broken_at is None:
                     break
                 broke[broken_at] = trouble[broken_at]
@@ -104,8 +111,9 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
         return Grade(name, zero, "grader error", [f"{type(error).__name__}: {error}"])
     trouble.update(broke)
     points, reasons = _score(qs, steps, results, trouble)
-    return Grade(name, points, "errors" if trouble else "ok", reasons, results, time.monotonic() - started,
-                 sandboxed=sandbox.available())
+    status = "suspicious" if signs else "errors" if trouble else "ok"
+    return Grade(name, points, status, list(dict.fromkeys(signs)) + reasons, results,
+                 time.monotonic() - started, sandboxed=sandbox.available())
 
 
 async def grade_all(submissions: dict[str, Path], lab: NotebookNode, limits: Limits, jobs: int,
@@ -164,12 +172,17 @@ def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> li
 
 
 async def _run_once(steps: list[_Step], skip: dict[int, str], limits: Limits, folder: Path,
-                    deadline: float) -> tuple[dict, dict[int, str], int | None]:
-    """One run in a fresh kernel; stops at the first step that kills or wedges the kernel."""
+                    deadline: float, signs: list[str]) -> tuple[dict, dict[int, str], int | None]:
+    """One run in a fresh kernel; stops at the first step that kills or wedges the kernel. Signs of
+    tampering go to `signs`."""
     results: dict[str, list[dict]] = {}  # question -> each test's outcome
     trouble: dict[int, str] = {}  # step -> why it broke
     setup = SETUP.format(limits.test, limits.memory_mb, limits.notebook + limits.startup, limits.file_mb)
-    cells = [new_code_cell((TEST_PREFIX if s.is_test else "") + s.cell.get("source", "")) for s in steps]
+    token = secrets.token_hex(8)  # results that carry it came from the grader's fresh check
+    prefix = TEST_PREFIX.format(token=token, tamper=str(Path(tamper.__file__)), limit=limits.test,
+                                check=str(Path(tamper.__file__).with_name("check.py")))
+    cells = [new_code_cell((prefix if s.is_test else "") + s.cell.get("source", "")) for s in steps]
+    broken_at = None
     async with _kernel(new_notebook(cells=[new_code_cell(setup), *cells]), limits, folder) as client:
         if (setup_cell := await client.async_execute_cell(client.nb.cells[0], 0)).outputs:  # an error
             raise RuntimeError(f"the kernel could not start grading: {setup_cell.outputs[0].get('evalue')}")
@@ -187,16 +200,23 @@ async def _run_once(steps: list[_Step], skip: dict[int, str], limits: Limits, fo
                 trouble[n] = f"timed out after {client.timeout} s in {step.where}"
                 if await _interrupted(client):
                     continue
-                return results, trouble, n
+                broken_at = n
+                break
             except DeadKernelError:
                 trouble[n] = f"{step.where} stopped the kernel (os._exit, a signal, or out of memory)"
-                return results, trouble, n
+                broken_at = n
+                break
             for out in cell.outputs:
                 if out.output_type == "error":
                     trouble[n] = f"{step.where} raised {out.ename}: {out.evalue}".removesuffix(": ")[:300]
                 elif step.is_test:
-                    results[step.question] = out.data[MIME]["tests"]
-    return results, trouble, None
+                    result = out.data[MIME]
+                    results[step.question] = result["tests"]
+                    if result.get("token") != token:
+                        signs.append(f"{step.where}: results without the grader's seal (forged?)")
+                    signs += result.get("signs", [])
+    signs += tamper.unlike_the_log(results, token, folder / "kernel.log")
+    return results, trouble, broken_at
 
 
 async def _interrupted(client: _Client) -> bool:
@@ -255,23 +275,3 @@ def _summary(message: str) -> str:
     shown = [(label, value.strip()) for label, _, value in (line.partition(": ") for line in details)
              if label in ("input", "expected", "got")]
     return ", ".join([first] + [f"{label} {value[:57]}{'...' * (len(value) > 57)}" for label, value in shown])
-
-
-def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None:
-    """One CSV row per submission, written atomically: nobody ever reads half a gradebook."""
-    text, top = io.StringIO(), sum(q.points for q in qs)
-    header = ["submission", *(q.id for q in qs), "total", "max", "status", "sandbox", "reasons"]
-    csv.writer(text).writerows([header] + [
-        [g.name, *(f"{g.points[q.id]:g}" for q in qs), f"{sum(g.points.values()):g}", f"{top:g}", g.status,
-         "bwrap" if g.sandboxed else "not sandboxed", "; ".join(g.reasons)] for g in grades])
-    write_atomic(path, text.getvalue())
-
-
-def write_report(folder: Path, qs: list[Question], g: Grade) -> None:
-    """The JSON report of one submission, with each test's verdict, for the teacher."""
-    report = {"submission": g.name, "status": g.status, "sandboxed": g.sandboxed,
-              "total": sum(g.points.values()),
-              "max": sum(q.points for q in qs), "seconds": round(g.seconds, 2), "reasons": g.reasons,
-              "questions": {q.id: {"title": q.title, "points": g.points[q.id], "max": q.points,
-                                   "tests": g.tests.get(q.id, [])} for q in qs}}
-    write_atomic(folder / f"{g.name}.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
