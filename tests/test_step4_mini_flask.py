@@ -44,7 +44,7 @@ def question_tests(question: str, hidden: bool = True) -> str:
     [cell] = [c for c in solution_cells() if nbgrader(c).get("grade_id") == question]
     source = cell.source if hidden else re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "",
                                                   cell.source, flags=re.S)
-    return re.sub(r"^check\(.*\)\s*$", "", source, flags=re.M)
+    return re.sub(r"^check\(.*\Z", "", source, flags=re.M | re.S)   # the last call, over its lines
 
 
 def expect(actual, expected, *, given=None, hint=""):
@@ -178,8 +178,9 @@ RIGHT = [
     ("q3", "q3_answer2", 'indent = 2 if current_app.debug else None',
      'indent = 2 if _app_var.get().app.debug else None', "debug mode read from the context variable"),
 ]
-CASES = ([(*case, "wrong, caught by some test") for case in WRONG]
-         + [(*case, "wrong, caught by a visible test") for case in VISIBLE]
+# Issue 14 (truthful checks): every wrong answer is caught by the visible tests of its question,
+# what a learner's check() runs; the hidden tests only vary the inputs.
+CASES = ([(*case, "wrong, caught by a visible test") for case in WRONG + VISIBLE]
          + [(*case, "right, passes every test") for case in RIGHT])
 
 
