@@ -437,4 +437,20 @@ def test_a_failed_check_raises_only_where_no_person_reads_it(person, tmp_path):
     if person:
         assert errors == []
     else:
-        assert errors[0]["ename"] == "AssertionError" and "add better" in errors[0]["evalue"]
+        assert errors[0]["ename"] == "Verdict" and "add better" in errors[0]["evalue"]  # an AssertionError
+
+
+@pytest.mark.timeout(120)
+def test_the_raised_verdict_quotes_no_test_source(tmp_path):
+    """Under nbgrader a failed check() raises; what it shows is the verdict alone, no traceback
+    quoting the lines above check() (the end of a test cell, where hidden tests sit)."""
+    from kernels import kernel, run_code
+
+    with kernel(tmp_path, tmp_path, cell_ids=False) as client:
+        outputs = run_code(client, "from socket2flask.grading import check, expect\n"
+                                   "def test_sum():\n    secret = 'hidden input 42'\n"
+                                   "    expect(len(secret), 3)\ncheck('q1')",
+                           metadata={"tags": ["raises-exception"]})
+    error = next(o for o in outputs if o["output_type"] == "error")
+    assert error["ename"] == "Verdict" and "q1: failed" in "\n".join(error["traceback"])
+    assert "hidden input 42" not in "\n".join(error["traceback"])

@@ -37,6 +37,14 @@ class Mismatch(AssertionError):
         self.actual, self.expected, self.given, self.hint = actual, expected, given, hint
 
 
+class Verdict(AssertionError):
+    """What a failed check() raises where no person reads it. IPython shows only the verdict, not a
+    traceback, which would quote the lines above check(): the end of the tests, hidden ones too."""
+
+    def _render_traceback_(self) -> list[str]:
+        return str(self).splitlines()
+
+
 class _TimeUp(BaseException):
     """Raised in a test's thread when its time is up (BaseException: not caught by Exception)."""
 
@@ -77,7 +85,7 @@ def check(question: str, *, timeout: float | None = None, uses: dict[str, str] |
         display({MIME: result}, raw=True)
     elif _run_by_a_program() and not _headline(outcomes).startswith("passed"):
         # nbgrader (and any grader that scores a cell by whether it raises) must see the failure.
-        raise AssertionError(report)
+        raise Verdict(report)
 
 
 def _run_by_a_program() -> bool:
