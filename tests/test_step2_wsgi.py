@@ -420,16 +420,10 @@ WRONG_ANSWERS = [
 ]
 
 
-# Mistakes a learner must see fail before handing the lab in: a visible test catches each one
-# (the mistake q6's text warns about first of all), not only the hidden tests.
-CAUGHT_BY_VISIBLE_TESTS = {
-    ("q1", "PATH_INFO decoded as UTF-8"), ("q1", "Content-Type with HTTP_ prefix"), ("q1", "SERVER_PORT an int"),
-    ("q1", "wsgi.input as bytes"), ("q2", "never re-raises exc_info"), ("q2", "status not checked"),
-    ("q3", "close() only on success"), ("q4", "never chunked"), ("q4", "close() never called"),
-    ("q4", "500 even after the head"), ("q5", "BadRequest not answered"), ("q5", "one request per connection"),
-    ("q6", "a generator with try/finally"), ("q6", "inner close() not called"),
-    ("q6", "timing recorded at start_response"), ("q7", "no segment boundary"), ("q7", "first match, not longest"),
-}
+# Mistakes a learner must see fail before handing the lab in: a visible test catches every one
+# (issue 14, truthful checks: what check() says is what the grade will be; tests/mutants/lab02.py
+# proves it on the grader itself).
+CAUGHT_BY_VISIBLE_TESTS = {(question, what) for question, what, *_ in WRONG_ANSWERS}
 
 
 @pytest.mark.timeout(300)
