@@ -44,7 +44,7 @@ def lab_namespace(override: str = "") -> dict:
     for cell in cells():
         if cell.cell_type != "code" or not grading(cell):
             continue  # check_all()
-        source = re.sub(r"^check\(.*\)\s*(#.*)?$", "", cell.source, flags=re.M)
+        source = re.sub(r"^check\(.*\Z", "", cell.source, flags=re.M | re.S)   # the last call, over its lines
         exec(compile(source, f"<{grading(cell)['grade_id']}>", "exec", dont_inherit=True), namespace)
     if override:
         exec(compile(override, "<wrong answer>", "exec", dont_inherit=True), namespace)
@@ -140,6 +140,17 @@ def make_dispatcher(url_map, views):
         return response(environ, start_response)
     return app
 ''', ["your code raised MethodNotAllowed", "hint:     wrap matching and the view call"]),
+    "q2: every HTTP error answered 404": ("q2", '''
+def make_dispatcher(url_map, views):
+    @Request.application
+    def app(request):
+        try:
+            endpoint, values = url_map.bind_to_environ(request.environ).match()
+            return views[endpoint](request, **values) if endpoint in views else NotFound()
+        except HTTPException:
+            return NotFound()
+    return app
+''', ["POST /page/1", "got:      (404, [''])", "return that exception as it is, not a NotFound()"]),
     "q2: a missing view raises KeyError": ("q2", '''
 def make_dispatcher(url_map, views):
     @Request.application
@@ -297,6 +308,15 @@ class ShortlyApp(ShortlyApp):
 ''', ["GET /zz and /zz+ (unknown)", "got:      (404, 200)", "raise NotFound()"]),
     "q7 after q5's ids not kept for the same URL": ("q7", WRONG_IDS,
                                                     ["the Location headers", "check q5 (a URL stored before"]),
+    "q7 after q5's connection kept for later calls": ("q7", '''
+class SqliteStorage(SqliteStorage):
+    def insert_url(self, url):
+        if not hasattr(self, "db"):
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("INSERT OR IGNORE INTO urls (url) VALUES (?)", (url,))
+        (number,) = self.db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()
+        return base36_encode(number)
+''', ["q7 uses your `SqliteStorage` from q5", "got:      500", "check q5 (an sqlite3 connection"]),
     "q7: redirects followed": ("q7", '''
 def answers_both_ways(app, method, path, data=None):
     def essentials(status, headers, body):
@@ -333,6 +353,29 @@ def test_a_wrong_answer_is_caught_with_a_message_that_helps(what):
     for fragment in needed:
         assert fragment in text, f"{what}: no {fragment!r} in what check() printed:\n{text}"
     assert "Traceback" not in text
+
+
+# Wrong answers whose failure must not blame another part: (question, code, what check() must not say).
+NOT_BLAMED = {
+    "q6: an unknown id followed is not blamed on new_url": ("q6", '''
+class ShortlyApp(ShortlyApp):
+    def follow_short_link(self, request, short_id):
+        self.storage.increment_clicks(short_id)
+        return redirect(self.storage.get_url(short_id) or "/", code=302)
+''', "store a URL only"),
+    "q7: a server-thread error is not blamed on redirects": ("q7", WRONG["q7 after q5's connection kept "
+                                                                      "for later calls"][1], "allow_redirects"),
+    "q2: a 404 for every error is not blamed on bind_to_environ": ("q2", WRONG["q2: every HTTP error answered "
+                                                                             "404"][1], "bind_to_environ"),
+}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("what", NOT_BLAMED)
+def test_a_hint_names_the_function_at_fault(what):
+    question, code, wrong_blame = NOT_BLAMED[what]
+    text = report(question, code)
+    assert f"{question}: failed ✗" in text and wrong_blame not in text, f"{what}:\n{text}"
 
 
 @pytest.mark.timeout(120)
