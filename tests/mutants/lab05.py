@@ -1,0 +1,73 @@
+"""Wrong answers to lab 05 (production: proxies, limits, shutdown, load), as learners write them."""
+
+from mutants import Mutant
+
+MUTANTS = [
+    # q1 TrustedProxies
+    Mutant("q1_always_the_last_entry", "q1_answer",
+           old="return entries[-self.proxies] if", new="return entries[-1] if",
+           why="'the proxy appends its entry' read as 'take the last one', whatever `proxies` says"),
+    Mutant("q1_empty_entries_kept", "q1_answer",
+           old='entries = [entry.strip() for entry in (header or "").split(",") if entry.strip()]',
+           new='entries = [entry.strip() for entry in (header or "").split(",")]',
+           why="split and strip, but a trailing or doubled comma leaves an empty entry that is counted"),
+    Mutant("q1_too_few_entries_take_the_leftmost", "q1_answer",
+           old="return entries[-self.proxies] if len(entries) >= self.proxies else None",
+           new="return entries[max(-self.proxies, -len(entries))] if entries else None",
+           why="clamps the index instead of refusing: with 2 proxies and 1 entry, the client's own claim wins"),
+    Mutant("q1_zero_proxies_not_special", "q1_answer",
+           old='if self.proxies > 0 and environ.get("REMOTE_ADDR") in self.proxy_addresses:',
+           new='if environ.get("REMOTE_ADDR") in self.proxy_addresses:',
+           why="forgets proxies=0: entries[-0] is entries[0], the client's own claim"),
+    # q2 LimitedConnection, limited_handler
+    Mutant("q2_count_per_connection", "q2_answer",
+           old="self.received, self.deadline = 0, None", new="self.deadline = None",
+           why="resets the deadline after a response but not the byte count: keep-alive uploads add up"),
+    Mutant("q2_deadline_from_connect", "q2_answer",
+           old="self.deadline: float | None = None",
+           new="self.deadline: float | None = time.monotonic() + request_timeout",
+           why="starts the deadline when the connection opens: a client that waits before its request gets 408"),
+    Mutant("q2_limit_itself_refused", "q2_answer",
+           old="if self.received > self.max_request_bytes:", new="if self.received >= self.max_request_bytes:",
+           why="off by one: a request of exactly max_request_bytes is refused"),
+    Mutant("q2_limits_in_module_globals", "q2_answer",
+           old="    def handler(conn: socket.socket, addr: Any) -> None:\n"
+               "        handle_connection(LimitedConnection(conn, max_request_bytes, request_timeout), addr, app)",
+           new="    global LIMITS\n"
+               "    LIMITS = (max_request_bytes, request_timeout)\n\n"
+               "    def handler(conn: socket.socket, addr: Any) -> None:\n"
+               "        handle_connection(LimitedConnection(conn, *LIMITS), addr, app)",
+           why="step 1's style, module constants: the last limited_handler made sets the limits of all"),
+    Mutant("q2_limit_enforced_while_draining", "q2_answer",
+           old="if self.refused:\n            return self.conn.recv(size)",
+           new="if False:\n            return self.conn.recv(size)",
+           why="keeps counting after its own 413: the client's leftover bytes raise it again in close_gently"),
+    # q3 GracefulServer.shutdown
+    Mutant("q3_grace_ignored", "q3_answer",
+           old="thread.join(max(0.0, deadline - time.monotonic()))", new="thread.join()",
+           why="waits for every request however long it takes"),
+    Mutant("q3_late_connections_not_cut", "q3_answer",
+           old="conn.shutdown(socket.SHUT_RDWR)  # out of time: cut it", new="pass  # out of time: cut it",
+           why="returns False after grace but leaves the late requests running"),
+    # q4 load_test, speedup, saturation
+    Mutant("q4_errors_not_checked", "q4_answer",
+           old="if result.errors or result.truncated or len(result.samples) < n:", new="if False:",
+           why="returns the sweep as it is: a dead server 'measures' zero requests per second"),
+    Mutant("q4_speedup_against_the_first_key", "q4_answer",
+           old="base = results[min(results)].rps", new="base = results[next(iter(results))].rps",
+           why="assumes the results come sorted, lowest level first"),
+    Mutant("q4_gain_ignored", "q4_answer",
+           old="if results[following].rps < gain * results[level].rps:",
+           new="if results[following].rps < 1.25 * results[level].rps:",
+           why="hard-codes the default 1.25 instead of the gain= argument"),
+    Mutant("q4_no_return_when_it_keeps_growing", "q4_answer",
+           old="            return level\n    return levels[-1]", new="            return level",
+           why="forgets the case where throughput never stops growing: returns None"),
+    # q5 choose_server
+    Mutant("q5_64_kb_read_as_64000_bytes", "q5_answer",
+           old='"max_request_body_size": 65536', new='"max_request_body_size": 64000',
+           why="64 KB taken as 64,000 bytes: a 65,000-byte upload is refused"),
+    Mutant("q5_largest_allowed_body_as_the_setting", "q5_answer",
+           old='"max_request_body_size": 65536', new='"max_request_body_size": 65535',
+           why="sets the largest body allowed, but waitress refuses bodies of the setting or more"),
+]
