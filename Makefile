@@ -32,9 +32,10 @@ labs: $(STAMP)
 grader-bundle: $(STAMP)
 	$(BIN)/python -m socket2flask.grading bundle --out build/grader
 
-## make grade LAB=01 SUBMISSIONS="a.ipynb b.ipynb": a gradebook in build/gradebook.csv
+## make grade LAB=02 SUBMISSIONS="submitted/*/02_wsgi_lab.ipynb": gradebook.csv, lms.csv, summary.md,
+## json/ and feedback/ (per student) in build/grades/02/
 grade: $(STAMP)
-	$(BIN)/python -m socket2flask.grading grade $(SUBMISSIONS) --lab $(LAB) --out build/gradebook.csv --json build/grades
+	$(BIN)/python -m socket2flask.grading grade $(SUBMISSIONS) --lab $(LAB)
 
 ## make course: every lesson and solution executed and rendered to HTML in build/course/
 course: $(STAMP)

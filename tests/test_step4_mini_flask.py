@@ -15,6 +15,7 @@ import nbformat
 import pytest
 from werkzeug.test import Client
 
+from mutants.lab04 import GLOBAL_REQUEST
 from conftest import ROOT
 from kernels import kernel, text_of
 
@@ -94,24 +95,7 @@ def test_every_lab_test_passes_on_the_reference_answers(question):
     assert not {k: v for k, v in results.items() if v}, results
 
 
-SHARED_REQUEST = '''
-class SharedVar:
-    """A ContextVar look-alike that every thread shares: the naive global request."""
-    value = None
-
-    def get(self, *default):
-        return self.value if self.value is not None or not default else default[0]
-
-    def set(self, value):
-        self.value = value
-
-    def reset(self, token):
-        self.value = None
-
-
-_request_var = SharedVar()
-request = LocalProxy(lambda: _request_var.get())
-'''
+SHARED_REQUEST = GLOBAL_REQUEST  # the naive global request, as in the mutant corpus
 
 # Plausible wrong answers, each one edit of the reference: (question, answer cell, old, new, why).
 WRONG = [

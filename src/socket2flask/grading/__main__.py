@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .gradebook import write_gradebook, write_report
+from .gradebook import write_gradebook, write_report, write_summary
 from .grader import Grade, Limits, grade_all, submission_names
 from .labs import find_lab, lab_notebook, sync_labs, write_bundle
 from .notebook import LabError, questions, read
@@ -31,12 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     labs.add_argument("--labs", type=Path, default=Path("labs"))
     bundle = commands.add_parser("bundle", help="write the teacher's bundle: each lab with its hidden tests")
     bundle.add_argument("--out", type=Path, default=Path("build/grader"))
-    grade = commands.add_parser("grade", help="grade submitted notebooks into a CSV gradebook")
+    grade = commands.add_parser("grade", help="grade submitted notebooks into build/grades/NN/")
     grade.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION.ipynb")
     grade.add_argument("--lab", required=True, help="lab number (01), or its solution or bundle notebook")
     grade.add_argument("--bundle", type=Path, default=Path("build/grader"), help="looked in first for --lab")
-    grade.add_argument("--out", type=Path, default=Path("build/gradebook.csv"), help="the CSV gradebook")
-    grade.add_argument("--json", type=Path, help="folder for one JSON report per submission")
+    grade.add_argument("--out", type=Path, help="the gradebook (build/grades/NN/gradebook.csv); all else beside it")
+    grade.add_argument("--json", type=Path, help="folder of the JSON reports (json/); feedback/ beside it")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
     grade.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell")
     grade.add_argument("--test-timeout", type=float, help="seconds per test (default: the lab's own)")
@@ -67,22 +67,24 @@ def _grade(args: argparse.Namespace) -> int:
     if not lab.metadata.get("socket2flask", {}).get("hidden_tests"):  # a solution, not the bundle
         lab = lab_notebook(lab, path.name, hidden_tests=True)
     qs, paths = questions(lab), list(dict.fromkeys(args.submissions))
-    submissions = dict(zip(submission_names(paths), paths))
+    submissions = dict(zip(submission_names(paths, path.name), paths))
+    folder = args.out.parent if args.out else Path("build/grades") / path.name.split("_")[0]
+    out, reports = args.out or folder / "gradebook.csv", args.json or folder / "json"
     limits = Limits(cell=args.cell_timeout, notebook=args.notebook_timeout, test=args.test_timeout,
                     memory_mb=args.memory_mb, hidden=(path.parent, args.bundle, args.solutions))
     top, graded = sum(q.points for q in qs), {}
 
     def done(g: Grade) -> None:
         graded[g.name] = g
-        write_gradebook(args.out, qs, [graded[n] for n in submissions if n in graded])
-        if args.json:
-            write_report(args.json, qs, g)
+        write_gradebook(out, qs, [graded[n] for n in submissions if n in graded])
+        write_report(reports, path.stem, qs, g)
         print(f"[{len(graded)}/{len(submissions)}] {g.name}: {sum(g.points.values()):g} of {top:g} "
               f"({g.status}, {g.seconds:.1f} s)", file=sys.stderr, flush=True)
 
     print(f"Grading {len(submissions)} submission(s) of {path.name}, {args.jobs} at a time", file=sys.stderr)
     grades = asyncio.run(grade_all(submissions, lab, limits, max(1, args.jobs), done))
-    print(f"Gradebook: {args.out}" + (f", reports in {args.json}/" if args.json else ""), file=sys.stderr)
+    write_summary(folder, path.stem, qs, grades)
+    print(f"Gradebook: {out}; reports in {reports}/ (feedback/ beside it); the rest in {folder}/", file=sys.stderr)
     return 1 if any(g.status == "grader error" for g in grades) else 0
 
 

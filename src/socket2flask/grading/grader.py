@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
@@ -24,12 +24,17 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from . import sandbox, tamper
 from .check import MIME, NOT_ANSWERED, PASSED
+from .gradebook import hide, summary
 from .labclient import LabClient
 from .notebook import Question, grading, is_test, loads, questions
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
 GRACE = 3  # seconds an interrupted kernel has to become idle before it counts as wedged
-SETUP = "from socket2flask.grading.check import begin_grading\nbegin_grading({}, {}, {}, {})"
+SETUP = "from socket2flask.grading.check import begin_grading\nbegin_grading({}, {}, {}, {})" + """
+from ipykernel.iostream import OutStream as _s2f  # what is printed: 10,000 characters a message at most
+_s2f._flush_buffers = lambda self, flush=_s2f._flush_buffers: ((p, text[:10_000]) for p, text in flush(self))
+del _s2f"""
+CROWDED = ("can't start new thread", "Resource temporarily unavailable")  # too many threads, processes
 # Before each test cell: check and expect from fresh copies of their files (tamper.py), whatever
 # the cells above redefined or patched.
 TEST_PREFIX = """import importlib.util as _s2f_util
@@ -71,8 +76,15 @@ class _Step(NamedTuple):  # one cell to run, where it comes from, the question i
 
 
 class _Client(LabClient):
-    """JupyterLab's protocol, keeping only errors and check results: a submission may print
-    megabytes."""
+    """JupyterLab's protocol, keeping only errors and check results (a submission may print megabytes);
+    each cell's output reader ends the one before (nbclient leaves a timed-out cell's on: 4 s a cell)."""
+
+    reader: asyncio.Task | None = None
+    async def _async_poll_output_msg(self, *args: Any) -> None:
+        if self.reader is not None:
+            self.reader.cancel()  # done, or left on by a cell that timed out
+        self.reader = asyncio.current_task()
+        await super()._async_poll_output_msg(*args)
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
         if msg["msg_type"] == "error" or MIME in msg["content"].get("data", {}):
@@ -102,8 +114,7 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
             steps, broke, deadline = _plan(lab, submission, qs), {}, started + limits.notebook
             signs: list[str] = []  # of tampering, from the grader's fresh check
             for _ in range(RUNS):  # from the top again, without each cell that broke the kernel
-                results, trouble, broken_at = await _run_once(steps, broke, limits, folder, deadline,
-                                                              signs)
+                results, trouble, broken_at = await _run_once(steps, broke, limits, folder, deadline, signs)
                 if broken_at is None:
                     break
                 broke[broken_at] = trouble[broken_at]
@@ -129,11 +140,13 @@ async def grade_all(submissions: dict[str, Path], lab: NotebookNode, limits: Lim
     return list(await asyncio.gather(*(one(name, path) for name, path in submissions.items())))
 
 
-def submission_names(paths: list[Path]) -> list[str]:
-    """Short unique names: each path relative to the folder all submissions share, minus .ipynb."""
-    full = [p.resolve() for p in paths]
-    common = Path(os.path.commonpath([p.parent for p in full]))
-    return [p.relative_to(common).with_suffix("").as_posix() for p in full]
+def submission_names(paths: list[Path], lab: str = "") -> list[str]:
+    """Each student's name: the file's (alice.ipynb), or its folder's when the file has the lab's
+    name or another's (submitted/alice/02_wsgi_lab.ipynb); else the path from their shared folder."""
+    full, stems = [p.resolve() for p in paths], [p.stem for p in paths]
+    names = [p.parent.name if p.stem == Path(lab).stem or stems.count(p.stem) > 1 else p.stem for p in full]
+    shared = Path(os.path.commonpath([p.parent for p in full]))
+    return names if len(set(names)) == len(names) else [p.relative_to(shared).with_suffix("").as_posix() for p in full]
 
 
 def _other_lab(lab: NotebookNode, submission: NotebookNode) -> str | None:
@@ -196,22 +209,22 @@ async def _run_once(steps: list[_Step], skip: dict[int, str], limits: Limits, fo
             client.timeout = math.ceil(left if step.is_test else min(limits.cell, left))
             try:
                 cell = await client.async_execute_cell(client.nb.cells[n + 1], n + 1)
-            except CellTimeoutError:
-                trouble[n] = f"timed out after {client.timeout} s in {step.where}"
-                if await _interrupted(client):
+            except (CellTimeoutError, DeadKernelError) as error:
+                timed_out = isinstance(error, CellTimeoutError)
+                trouble[n] = (f"timed out after {client.timeout} s in {step.where}" if timed_out else
+                              f"{step.where} stopped the kernel (os._exit, a signal, or out of memory)")
+                if timed_out and await _interrupted(client):
                     continue
                 broken_at = n
                 break
-            except DeadKernelError:
-                trouble[n] = f"{step.where} stopped the kernel (os._exit, a signal, or out of memory)"
-                broken_at = n
-                break
             for out in cell.outputs:
-                if out.output_type == "error":
+                if out.output_type == "error" and any(words in out.evalue for words in CROWDED):
+                    trouble[n] = f"{step.where} could not start a thread or process: too many at once"
+                elif out.output_type == "error":
                     trouble[n] = f"{step.where} raised {out.ename}: {out.evalue}".removesuffix(": ")[:300]
                 elif step.is_test:
                     result = out.data[MIME]
-                    results[step.question] = result["tests"]
+                    results[step.question] = hide(step.cell.source, step.question, result["tests"])
                     if result.get("token") != token:
                         signs.append(f"{step.where}: results without the grader's seal (forged?)")
                     signs += result.get("signs", [])
@@ -248,6 +261,8 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
             await client.async_start_new_kernel_client()
             yield client
         finally:
+            if client.reader is not None:
+                client.reader.cancel()
             if client.kc is not None:
                 client.kc.stop_channels()
             if km.has_kernel:
@@ -256,7 +271,8 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
 
 def _score(qs: list[Question], steps: list[_Step], results: dict,
            trouble: dict[int, str]) -> tuple[dict[str, float], list[str]]:
-    """Full points for a question whose tests all passed; else 0, and the first reason why."""
+    """Full points for a question whose tests all passed, else 0 and the first reason why; each trouble
+    gives a reason, even in a question that kept its points."""
     points, reasons = {}, []
     for q in qs:
         tests = results.get(q.id, [])
@@ -264,14 +280,8 @@ def _score(qs: list[Question], steps: list[_Step], results: dict,
         if not points[q.id]:
             own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
             unanswered = ["not answered yet"] * all(t["status"] == NOT_ANSWERED for t in tests)
-            failed = [f"{t['test']}: {_summary(t['message'])}" for t in tests if t["status"] != PASSED]
+            failed = [t["message"] if t["hidden"] else f"{t['test']}: {summary(t['message'])}" for t in tests
+                      if t["status"] != PASSED]
             reasons.append(f"{q.id}: {(own + unanswered + failed + ['its tests did not run'])[0]}")
-    return points, reasons + [why for n, why in sorted(trouble.items()) if steps[n].question is None]
+    return points, reasons + [why for _, why in sorted(trouble.items()) if why not in " ".join(reasons)]
 
-
-def _summary(message: str) -> str:
-    """A test's message on one line: its first line, then input, expected and got, cut short."""
-    first, *details = message.splitlines() or [""]
-    shown = [(label, value.strip()) for label, _, value in (line.partition(": ") for line in details)
-             if label in ("input", "expected", "got")]
-    return ", ".join([first] + [f"{label} {value[:57]}{'...' * (len(value) > 57)}" for label, value in shown])
