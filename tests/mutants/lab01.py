@@ -55,7 +55,7 @@ MUTANTS = [
                '                raise HTTPError(400, "the connection ended in the middle',
            why="a timeout per recv: a client sending a byte now and then holds the thread forever"),
     Mutant("no_100_continue", "q4_answer",
-           old='    if expects and length > len(buffer):\n'
+           old='    if expects and (1 if length is None else length) > len(buffer):\n'
                '        conn.sendall(b"HTTP/1.1 100 Continue\\r\\n\\r\\n")\n',
            new="",
            why="Expect: 100-continue ignored: curl waits a second before each upload"),
@@ -63,6 +63,59 @@ MUTANTS = [
            old="        except TimeoutError:\n            return None",
            new='        except TimeoutError:\n            raise HTTPError(408, "nothing came")',
            why="an idle kept-alive connection answered 408 Request Timeout, though no request began"),
+    # issue 16: RFC 9112 to the letter (Host, Transfer-Encoding, chunked bodies)
+    Mutant("host_value_not_checked", "q3_answer",
+           old='        if key == "host" and not HOST.fullmatch(value):\n'
+               '            raise HTTPError(400, f"not a valid Host: {value[:40]!r}")\n',
+           new="",
+           why="only a missing or repeated Host is refused: 'Host: user@evil' or an empty one gets through"),
+    Mutant("userinfo_accepted", "q2_answer",
+           old=' or not parts.netloc or "@" in parts.netloc:',
+           new=" or not parts.netloc:",
+           why="urlsplit reads http://user@host/ happily: the user name is taken for part of the host"),
+    Mutant("transfer_encoding_with_http_1_0", "q3_answer",
+           old='        if version == "HTTP/1.0":  # RFC 9112 6.1: faulty framing\n'
+               '            raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")\n',
+           new="",
+           why="chunked is read whatever the version: an HTTP/1.0 proxy in front frames it otherwise"),
+    Mutant("transfer_encoding_wins_silently", "q3_answer",
+           old='        if "content-length" in headers:  # RFC 9112 6.1: refuse (or let TE win); we refuse\n'
+               '            raise HTTPError(400, "both Transfer-Encoding and Content-Length")\n',
+           new="",
+           why="TE wins, as RFC 9112 allows, but the lab states the strict choice (400): CL.TE smuggling"),
+    Mutant("chunked_anywhere_in_the_value", "q3_answer",
+           old='        if codings[-1:] != ["chunked"] or codings.count("chunked") > 1:  # RFC 9112 6.3\n',
+           new='        if not headers["transfer-encoding"].lower().endswith("chunked"):\n',
+           why="a suffix test: xchunked is read as chunked, and so is chunked, chunked"),
+    Mutant("unknown_coding_ignored", "q3_answer",
+           old="        if len(codings) > 1:  # RFC 9112 6.1: a transfer coding we do not implement\n",
+           new="        if False:\n",
+           why="gzip, chunked de-chunked and handed over as if plain: the app gets gzip bytes"),
+    Mutant("chunk_size_with_int16", "q4_answer",
+           old='        match = CHUNK_LINE.fullmatch(size_line)  # hex digits only: int(x, 16) accepts "+a", " a"\n'
+               "        if not match:\n"
+               '            raise HTTPError(400, f"not a chunk size: {size_line[:40]!r}")\n'
+               "        size = int(match[1], 16)\n",
+           new="        try:\n"
+               '            size = int(size_line.split(b";")[0], 16)  # extensions after ";" ignored\n'
+               "        except ValueError:\n"
+               '            raise HTTPError(400, f"not a chunk size: {size_line[:40]!r}") from None\n',
+           why="int(x, 16) accepts '+5', ' 5', '0x5' and '1_0': two servers read two different bodies"),
+    Mutant("chunk_data_crlf_not_checked", "q4_answer",
+           old='        if buffer[size:size + 2] != b"\\r\\n":\n'
+               '            raise HTTPError(400, "chunk data must be followed by CR LF")\n',
+           new="",
+           why="the two bytes after the data are skipped unseen: 'helloXX' is a chunk of 5"),
+    Mutant("trailer_not_read", "q4_answer",
+           old="    trailer, trailer_bytes = [], 0  # RFC 9112 7.1.2: field lines up to an empty line, dropped\n"
+               "    while field_line := line(MAX_HEAD_BYTES, 431):\n"
+               "        trailer.append(field_line)\n"
+               "        trailer_bytes += len(field_line) + 2\n"
+               "        if trailer_bytes > MAX_HEAD_BYTES:\n"
+               '            raise HTTPError(431, f"the trailer is longer than {MAX_HEAD_BYTES} bytes")\n'
+               "    parse_headers(trailer)\n",
+           new="",
+           why="stops at the chunk of size 0: a trailer field is read as the next request"),
     # q5
     Mutant("content_length_always_added", "q5_answer",
            old="elif status >= 200 and status not in (204, 304):",
