@@ -136,6 +136,8 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     starving: dict[str, int | str] = {}
     restarted: dict[str, int] = {}
     for label, start in servers(out).items():
+        if quick and not label.startswith("step"):  # the others hang on some cases: ~2 minutes
+            continue
         outcomes[label], starving[label], restarted[label] = corpus(start)
         progress(f"hostile: {label}: {sum(conformant(outcomes[label][c.name], c) for c in CASES)}"
                  f" of {len(CASES)} as the RFC allows")
