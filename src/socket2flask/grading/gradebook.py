@@ -27,9 +27,9 @@ def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None
         [g.name, *(f"{g.points[q.id]:g}" for q in qs), f"{sum(g.points.values()):g}", f"{top:g}", g.status,
          "bwrap" if g.sandboxed else "not sandboxed", "; ".join(g.reasons)] for g in grades])
     write_atomic(path, text.getvalue())
-    csv.writer(text := io.StringIO()).writerows([["student", "points"]] + [
-        [g.name, f"{sum(g.points.values()):g}"] for g in grades])
-    write_atomic(path.with_name("lms.csv"), text.getvalue())
+    lms = io.StringIO()  # what a learning platform imports: student, points
+    csv.writer(lms).writerows([["student", "points"]] + [[g.name, f"{sum(g.points.values()):g}"] for g in grades])
+    write_atomic(path.with_name("lms.csv"), lms.getvalue())
 
 
 def hide(source: str, question: str, tests: list[dict]) -> list[dict]:
@@ -48,7 +48,11 @@ def summary(message: str) -> str:
     first, *details = message.splitlines() or [""]
     shown = [(label, value.strip()) for label, _, value in (line.partition(": ") for line in details)
              if label in ("input", "expected", "got")]
-    return ", ".join([first] + [f"{label} {value[:57]}{'...' * (len(value) > 57)}" for label, value in shown])
+    return ", ".join([first] + [f"{label} {_cut(value, 57)}" for label, value in shown])
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def write_report(folder: Path, lab: str, qs: list[Question], g: Grade) -> None:
@@ -67,8 +71,9 @@ def write_report(folder: Path, lab: str, qs: list[Question], g: Grade) -> None:
             said = escape(t["message"]) if t["hidden"] else f"{escape(t['test'])}<pre>{escape(t['message'])}</pre>"
             page.append(f"<li>✓ {escape(t['test'])}" if t["status"] == PASSED else f"<li>✗ {said}")
         page.append("</ul>")
-    why = ["<h2>Why points were lost</h2>\n<ul>", *(f"<li>{escape(r)}" for r in g.reasons), "</ul>"]
-    write_atomic(folder.parent / "feedback" / f"{g.name}.html", "\n".join(page + why * bool(g.reasons)) + "\n")
+    if g.reasons:
+        page += ["<h2>Why points were lost</h2>\n<ul>", *(f"<li>{escape(r)}" for r in g.reasons), "</ul>"]
+    write_atomic(folder.parent / "feedback" / f"{g.name}.html", "\n".join(page) + "\n")
 
 
 def write_summary(folder: Path, lab: str, qs: list[Question], grades: list[Grade]) -> None:
@@ -76,7 +81,8 @@ def write_summary(folder: Path, lab: str, qs: list[Question], grades: list[Grade
     from matplotlib.figure import Figure  # no pyplot: no window; PNG through Agg
     totals, top = [sum(g.points.values()) for g in grades], sum(q.points for q in qs)
     means = {q.id: statistics.mean(g.points[q.id] for g in grades) for q in qs}
-    left, right = (figure := Figure(figsize=(10, 4))).subplots(1, 2)  # 1000 x 400 pixels at 100 dpi
+    figure = Figure(figsize=(10, 4))  # 1000 x 400 pixels at 100 dpi
+    left, right = figure.subplots(1, 2)
     left.hist(totals, bins=10, range=(0, top))
     left.set(title="Totals", xlabel="points", ylabel="submissions")
     right.hist([[100 * g.points[q.id] / q.points for g in grades] for q in qs], 5, (0, 100), label=list(means))
