@@ -127,27 +127,6 @@ def check_all() -> None:
         print(f"Not run yet: {', '.join(waiting)}. Run their test cells, or Run > Run All Cells.")
 
 
-def begin_grading(time_limit: float | None, memory_mb: int, cpu_s: int, file_mb: int) -> None:
-    """In a grader's kernel, before any submitted code: report results, cap time, memory and files."""
-    _grading.update(time_limit=time_limit)
-    try:
-        import resource
-    except ImportError:  # Windows: no rlimits; the grader's time limits still hold
-        return
-    caps = {"AS": memory_mb << 20, "CPU": cpu_s, "FSIZE": file_mb << 20}
-    loadavg = Path("/proc/loadavg")  # Linux: "... running/total ..." tasks, all users'
-    if loadavg.exists():  # room for 256 more processes or threads: a lab's worth, not a fork bomb's
-        caps["NPROC"] = int(loadavg.read_text().split()[3].split("/")[1]) + 256
-    for name, value in caps.items():
-        which = getattr(resource, f"RLIMIT_{name}")
-        hard = resource.getrlimit(which)[1]
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        try:
-            resource.setrlimit(which, (value, value))  # hard too: the submission cannot lift it
-        except (ValueError, OSError):
-            pass  # this OS will not set that one (macOS and RLIMIT_AS): keep the others
-
-
 def _run(test: Callable[[], object], seconds: float) -> Outcome:
     """Run one test in a daemon thread, and wait for it ``seconds`` at most."""
     errors: list[BaseException] = []

@@ -30,10 +30,7 @@ from .notebook import Question, grading, is_test, loads, questions
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
 GRACE = 3  # seconds an interrupted kernel has to become idle before it counts as wedged
-SETUP = "from socket2flask.grading.check import begin_grading\nbegin_grading({}, {}, {}, {})" + """
-from ipykernel.iostream import OutStream as _s2f  # what is printed: 10,000 characters a message at most
-_s2f._flush_buffers = lambda self, flush=_s2f._flush_buffers: ((p, text[:10_000]) for p, text in flush(self))
-del _s2f"""
+SETUP = "from socket2flask.grading.limits import begin_grading\nbegin_grading({}, {}, {}, {})"
 CROWDED = ("can't start new thread", "Resource temporarily unavailable")  # too many threads, processes
 # Before each test cell: check and expect from fresh copies of their files (tamper.py), whatever
 # the cells above redefined or patched.
