@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from common import highlight, progress, start
+
 from socket2flask import plots, probe
 from socket2flask.httpclient import Connection
 from socket2flask.servers import KINDS
@@ -35,51 +36,76 @@ def first_response_seconds(kind: str, out: Path) -> tuple[float, float]:
 
 
 def start_stop(report: list[str], repeats: int, out: Path) -> None:
-    report += ["## serve(): start to first response, stop to port free", "",
-               f"Median of {repeats} runs (gunicorn: 3); the aim is ≤ 10 ms and ≤ 5 ms for the "
-               "in-thread kinds.", "",
-               "| kind | start → first 200 | stop → port free |", "|---|---:|---:|"]
+    report += [
+        "## serve(): start to first response, stop to port free",
+        "",
+        f"Median of {repeats} runs (gunicorn: 3); the aim is ≤ 10 ms and ≤ 5 ms for the "
+        "in-thread kinds.",
+        "",
+        "| kind | start → first 200 | stop → port free |",
+        "|---|---:|---:|",
+    ]
     medians: dict[str, tuple[float, float]] = {}
     for kind in KINDS:
         if kind == "gunicorn" and not hasattr(os, "fork"):
             continue
-        runs = [first_response_seconds(kind, out) for _ in range(repeats if kind != "gunicorn" else 3)]
-        medians[kind] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+        runs = [
+            first_response_seconds(kind, out) for _ in range(repeats if kind != "gunicorn" else 3)
+        ]
+        medians[kind] = (
+            statistics.median(r[0] for r in runs),
+            statistics.median(r[1] for r in runs),
+        )
         started, stopped = map(plots.duration, medians[kind])
         progress(f"start/stop {kind}: {started} / {stopped}")
         report.append(f"| {kind} | {started} | {stopped} |")
     report.append("")
     in_thread = [k for k in medians if k != "gunicorn"]
-    highlight("`serve()` to first response: at most "
-              f"{plots.duration(max(medians[k][0] for k in in_thread))} (median) for the in-thread kinds; "
-              f"`stop()` to port free: at most {plots.duration(max(medians[k][1] for k in in_thread))}")
+    highlight(
+        "`serve()` to first response: at most "
+        f"{plots.duration(max(medians[k][0] for k in in_thread))} (median) for the in-thread kinds; "
+        f"`stop()` to port free: at most {plots.duration(max(medians[k][1] for k in in_thread))}"
+    )
 
 
 def clients(report: list[str], n: int, out: Path) -> None:
-    report += ["## The client's share: get vs session vs raw", "",
-               f"{n} requests each, one client at a time. Ratio: p50 against `raw` on the same server.",
-               "", "| server | client | p50 | p99 | req/s | p50 / raw p50 |",
-               "|---|---|---:|---:|---:|---:|"]
+    report += [
+        "## The client's share: get vs session vs raw",
+        "",
+        f"{n} requests each, one client at a time. Ratio: p50 against `raw` on the same server.",
+        "",
+        "| server | client | p50 | p99 | req/s | p50 / raw p50 |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     notes = []
     for kind in ("socket", "werkzeug", "waitress"):
         with start(kind, out) as server:
             results = {c: probe.measure(server.url, n, client=c) for c in probe.CLIENTS}
         raw = results["raw"].p50
         for client, result in results.items():
-            report.append(f"| {kind} | {client} | {plots.duration(result.p50)} | "
-                          f"{plots.duration(result.p99)} | {result.rps:,.0f} | {result.p50 / raw:.1f}× |")
-        progress(f"clients on {kind}: "
-                 + ", ".join(f"{c} {plots.duration(r.p50)}" for c, r in results.items()))
+            report.append(
+                f"| {kind} | {client} | {plots.duration(result.p50)} | "
+                f"{plots.duration(result.p99)} | {result.rps:,.0f} | {result.p50 / raw:.1f}× |"
+            )
+        progress(
+            f"clients on {kind}: "
+            + ", ".join(f"{c} {plots.duration(r.p50)}" for c, r in results.items())
+        )
         if kind == "socket":
             plots.plot_latency(results, title="one trivial server, three clients").savefig(
-                out / "clients.png", dpi=plots.DPI)
-            highlight(f"the client's share on a trivial keep-alive server: `raw` p50 {plots.duration(raw)}, "
-                      f"`session` {plots.duration(results['session'].p50)}, `get` "
-                      f"{plots.duration(results['get'].p50)}")
-            notes.append(f"On the trivial socket server `session` costs "
-                         f"{plots.duration(results['session'].p50 - raw)} more than `raw` at the "
-                         f"median: that is `requests`' own share of each call. `raw` p50 there: "
-                         f"{plots.duration(raw)} (the aim is < 150 µs).")
+                out / "clients.png", dpi=plots.DPI
+            )
+            highlight(
+                f"the client's share on a trivial keep-alive server: `raw` p50 {plots.duration(raw)}, "
+                f"`session` {plots.duration(results['session'].p50)}, `get` "
+                f"{plots.duration(results['get'].p50)}"
+            )
+            notes.append(
+                f"On the trivial socket server `session` costs "
+                f"{plots.duration(results['session'].p50 - raw)} more than `raw` at the "
+                f"median: that is `requests`' own share of each call. `raw` p50 there: "
+                f"{plots.duration(raw)} (the aim is < 150 µs)."
+            )
     report += ["", *notes, "", "![clients](clients.png)", ""]
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from io import BytesIO
 from pathlib import Path
-from statistics import median
 
 from common import highlight, load_answers, progress
+from werkzeug.test import Client, EnvironBuilder
+from werkzeug.wrappers import Request, Response
+
 from socket2flask import plots, probe
 from socket2flask.probe import Latency
 from socket2flask.servers import serve
-from werkzeug.test import Client, EnvironBuilder
-from werkzeug.wrappers import Request, Response
 
 TITLE = "werkzeug: direct WSGI call vs test Client vs loopback socket"
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def bare_app(environ, start_response):
     """Step 2: a WSGI app written by hand, echoing ?a=."""
     body = ("hello " + environ.get("QUERY_STRING", "")).encode()
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
-                              ("Content-Length", str(len(body)))])
+    start_response(
+        "200 OK",
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
     return [body]
 
 
@@ -76,7 +78,8 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     results["werkzeug app, test Client"] = time_calls(lambda: client.get("/?a=1"), n_calls)
     with serve(werkzeug_app, name="bench-03") as server:
         results["werkzeug app, loopback raw client"] = probe.measure(
-            server.url + "/?a=1", n_socket, client="raw")
+            server.url + "/?a=1", n_socket, client="raw"
+        )
         server.check()
 
     shortly = load_answers(ROOT / "solutions" / "03_werkzeug_lab.ipynb")
@@ -86,31 +89,50 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     shortly_client = Client(app)
     short_id = app.storage.insert_url("https://example.com/bench")
     results["Shortly details page, test Client"] = time_calls(
-        lambda: shortly_client.get(f"/{short_id}+"), n_calls // 4, warmup=50)
+        lambda: shortly_client.get(f"/{short_id}+"), n_calls // 4, warmup=50
+    )
     with serve(app, name="bench-03-shortly") as server:
         results["Shortly details page, loopback raw client"] = probe.measure(
-            f"{server.url}/{short_id}+", n_socket, client="raw")
+            f"{server.url}/{short_id}+", n_socket, client="raw"
+        )
         server.check()
     with_tmp.unlink(missing_ok=True)
 
     anchor = results["bare WSGI app, direct call (anchor)"].p50
-    report += [f"## {TITLE}", "",
-               "Median per request; ratio against a hand-written WSGI app called directly. "
-               f"{n_calls:,} in-process calls, {n_socket:,} loopback requests.", "",
-               "| how | p50 | p99 | p50 / anchor |", "|---|---:|---:|---:|"]
+    report += [
+        f"## {TITLE}",
+        "",
+        "Median per request; ratio against a hand-written WSGI app called directly. "
+        f"{n_calls:,} in-process calls, {n_socket:,} loopback requests.",
+        "",
+        "| how | p50 | p99 | p50 / anchor |",
+        "|---|---:|---:|---:|",
+    ]
     for label, result in results.items():
-        report.append(f"| {label} | {plots.duration(result.p50)} | {plots.duration(result.p99)} | "
-                      f"{result.p50 / anchor:,.1f}× |")
+        report.append(
+            f"| {label} | {plots.duration(result.p50)} | {plots.duration(result.p99)} | "
+            f"{result.p50 / anchor:,.1f}× |"
+        )
         progress(f"{label}: p50 {plots.duration(result.p50)}")
     client_p50 = results["werkzeug app, test Client"].p50
-    highlight(f"one werkzeug app: {plots.duration(results['werkzeug app, direct call'].p50)} called "
-              f"directly, {plots.duration(client_p50)} through the test Client, "
-              f"{plots.duration(results['werkzeug app, loopback raw client'].p50)} over loopback (p50)")
+    highlight(
+        f"one werkzeug app: {plots.duration(results['werkzeug app, direct call'].p50)} called "
+        f"directly, {plots.duration(client_p50)} through the test Client, "
+        f"{plots.duration(results['werkzeug app, loopback raw client'].p50)} over loopback (p50)"
+    )
     socket_p50 = results["werkzeug app, loopback raw client"].p50
-    report += ["", f"The same werkzeug app over loopback costs {socket_p50 / client_p50:.1f}× its "
-               f"test-Client call and {socket_p50 / results['werkzeug app, direct call'].p50:.0f}× "
-               "its direct call: the test client is the right tool for testing the app, not for "
-               "measuring a server.", "", "![werkzeug](werkzeug_client_vs_socket.png)", ""]
-    figure = plots.plot_latency({k: v for k, v in results.items() if not k.startswith("Shortly")},
-                                title="one werkzeug app: direct, test Client, loopback")
+    report += [
+        "",
+        f"The same werkzeug app over loopback costs {socket_p50 / client_p50:.1f}× its "
+        f"test-Client call and {socket_p50 / results['werkzeug app, direct call'].p50:.0f}× "
+        "its direct call: the test client is the right tool for testing the app, not for "
+        "measuring a server.",
+        "",
+        "![werkzeug](werkzeug_client_vs_socket.png)",
+        "",
+    ]
+    figure = plots.plot_latency(
+        {k: v for k, v in results.items() if not k.startswith("Shortly")},
+        title="one werkzeug app: direct, test Client, loopback",
+    )
     figure.savefig(out / "werkzeug_client_vs_socket.png", dpi=plots.DPI)

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from common import hello_app, highlight, load_answers, progress, start
+
 from socket2flask import plots, probe
 from socket2flask.servers import Server, serve
 
@@ -31,10 +32,16 @@ def hello(request: object) -> tuple[int, list[tuple[str, str]], bytes]:
 def contenders(out: Path) -> dict[str, Server]:
     """Every server, each answering `hello` (gunicorn only where fork() exists)."""
     running = {
-        "step 1 (lab 01)": serve(load_answers(SOLUTIONS / "01_raw_socket_lab.ipynb")["make_handler"](hello),
-                                 kind="socket", name="bench5 step 1"),
-        "step 2 (lab 02)": serve(load_answers(SOLUTIONS / "02_wsgi_lab.ipynb")["make_handler"](hello_app),
-                                 kind="socket", name="bench5 step 2"),
+        "step 1 (lab 01)": serve(
+            load_answers(SOLUTIONS / "01_raw_socket_lab.ipynb")["make_handler"](hello),
+            kind="socket",
+            name="bench5 step 1",
+        ),
+        "step 2 (lab 02)": serve(
+            load_answers(SOLUTIONS / "02_wsgi_lab.ipynb")["make_handler"](hello_app),
+            kind="socket",
+            name="bench5 step 2",
+        ),
         "wsgiref": start("wsgiref", out, name="bench5 wsgiref"),
         "wsgiref threaded": start("wsgiref", out, threaded=True, name="bench5 wsgiref threaded"),
         "werkzeug": start("werkzeug", out, name="bench5 werkzeug"),
@@ -57,34 +64,51 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     try:
         for level in levels:
             for label, server in running.items():
-                results[label][level] = probe.measure(server.url, n, client="raw", concurrency=level,
-                                                      warmup=2 * level)
-            progress(f"production, {level} client(s): " + ", ".join(
-                f"{label} {results[label][level].rps:,.0f}/s" for label in running))
+                results[label][level] = probe.measure(
+                    server.url, n, client="raw", concurrency=level, warmup=2 * level
+                )
+            progress(
+                f"production, {level} client(s): "
+                + ", ".join(f"{label} {results[label][level].rps:,.0f}/s" for label in running)
+            )
     finally:
         for server in running.values():
             server.stop()
     if not hasattr(os, "fork"):
         report.append("(gunicorn needs fork(), which this system does not have: not measured.)")
 
-    report += ["## Step 5: every server, one trivial app, against concurrency", "",
-               f"`hello` on each server, {n} requests per cell with the raw keep-alive client; the "
-               "client and the in-process servers share one Python process (and its GIL), gunicorn's "
-               f"workers run in processes of their own. Ratios are against {ANCHOR} (4 threads) at the "
-               "same number of clients, measured in this run: throughput (higher is better) and p99 "
-               "(lower is better).", "",
-               "| server | clients | req/s | p99 | req/s / " + ANCHOR + " | p99 / " + ANCHOR + " | errors |",
-               "|---|---:|---:|---:|---:|---:|---:|"]
+    report += [
+        "## Step 5: every server, one trivial app, against concurrency",
+        "",
+        f"`hello` on each server, {n} requests per cell with the raw keep-alive client; the "
+        "client and the in-process servers share one Python process (and its GIL), gunicorn's "
+        f"workers run in processes of their own. Ratios are against {ANCHOR} (4 threads) at the "
+        "same number of clients, measured in this run: throughput (higher is better) and p99 "
+        "(lower is better).",
+        "",
+        "| server | clients | req/s | p99 | req/s / "
+        + ANCHOR
+        + " | p99 / "
+        + ANCHOR
+        + " | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for label, by_level in results.items():
         for level, result in by_level.items():
             anchor = results[ANCHOR][level]
-            report.append(f"| {label} | {level} | {result.rps:,.0f} | {plots.duration(result.p99)} | "
-                          f"{result.rps / anchor.rps:.2f} | {result.p99 / anchor.p99:.2f} | {result.errors} |")
-    plots.plot_sweep(results, title="one trivial app on every server (raw keep-alive client)").savefig(
-        out / "production_sweep.png", dpi=plots.DPI)
+            report.append(
+                f"| {label} | {level} | {result.rps:,.0f} | {plots.duration(result.p99)} | "
+                f"{result.rps / anchor.rps:.2f} | {result.p99 / anchor.p99:.2f} | {result.errors} |"
+            )
+    plots.plot_sweep(
+        results, title="one trivial app on every server (raw keep-alive client)"
+    ).savefig(out / "production_sweep.png", dpi=plots.DPI)
     report += ["", "![every server against concurrency](production_sweep.png)", ""]
     top = max(levels)
     if not quick:
-        ratios = ", ".join(f"{label} {results[label][top].rps / results[ANCHOR][top].rps:.2f}×"
-                           for label in results if label != ANCHOR)
+        ratios = ", ".join(
+            f"{label} {results[label][top].rps / results[ANCHOR][top].rps:.2f}×"
+            for label in results
+            if label != ANCHOR
+        )
         highlight(f"{top} clients on one trivial app, throughput against waitress's: {ratios}")

@@ -24,27 +24,53 @@ GOALS = {"01": 3.0, "02": 2.0, "03": 2.0, "04": 2.0, "05": 2.0}  # seconds per s
 def grade(folder: Path, lab: Path, jobs: int) -> tuple[float, list[float], bool]:
     """Wall seconds for the batch, each submission's own seconds, and whether it ran sandboxed."""
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "socket2flask.grading", "grade",
-                             *map(str, sorted(folder.glob("*.ipynb"))), "--lab", str(lab),
-                             "--jobs", str(jobs), "--out", str(folder / "out" / "gradebook.csv")],
-                            capture_output=True, text=True, timeout=900, cwd=ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "socket2flask.grading",
+            "grade",
+            *map(str, sorted(folder.glob("*.ipynb"))),
+            "--lab",
+            str(lab),
+            "--jobs",
+            str(jobs),
+            "--out",
+            str(folder / "out" / "gradebook.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-2000:])
     # progress lines end like "(ok, 2.3 s)"
-    each = [float(line.rsplit(", ", 1)[1].removesuffix(" s)")) for line in result.stderr.splitlines()
-            if line.startswith("[") and line.endswith(" s)")]
+    each = [
+        float(line.rsplit(", ", 1)[1].removesuffix(" s)"))
+        for line in result.stderr.splitlines()
+        if line.startswith("[") and line.endswith(" s)")
+    ]
     return wall, each, ",bwrap," in (folder / "out" / "gradebook.csv").read_text()
 
 
 def run(report: list[str], quick: bool, out: Path) -> None:
     count = 2 if quick else 6
-    labs = {"00 (fixture)": FIXTURE} if quick else {
-        number: next((ROOT / "solutions").glob(f"{number}_*_lab.ipynb")) for number in GOALS}
-    report += ["## Grading: a batch of submissions", "",
-               f"{count} copies of a lab's solution (a class where everyone got it right), each graded "
-               "in its own kernel with visible and hidden tests, 2 at a time.", "",
-               "| lab | sandbox | batch wall time | median per submission | goal |", "|---|---|---:|---:|---:|"]
+    labs = (
+        {"00 (fixture)": FIXTURE}
+        if quick
+        else {number: next((ROOT / "solutions").glob(f"{number}_*_lab.ipynb")) for number in GOALS}
+    )
+    report += [
+        "## Grading: a batch of submissions",
+        "",
+        f"{count} copies of a lab's solution (a class where everyone got it right), each graded "
+        "in its own kernel with visible and hidden tests, 2 at a time.",
+        "",
+        "| lab | sandbox | batch wall time | median per submission | goal |",
+        "|---|---|---:|---:|---:|",
+    ]
     for label, lab in labs.items():
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
             folder = Path(tmp)
@@ -54,7 +80,15 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         median, goal = statistics.median(each), GOALS.get(label[:2])
         verdict = "" if goal is None else f"≤ {goal:g} s ({'met' if median <= goal else 'missed'})"
         progress(f"grading lab {label}, --jobs 2: {wall:.1f} s for {count}, median {median:.1f} s")
-        report.append(f"| {label} | {'bwrap' if sandboxed else 'none'} | {wall:.1f} s | {median:.1f} s | {verdict} |")
-        highlight(f"grading lab {label}: median {median:.1f} s per submission with --jobs 2 {verdict}".rstrip())
-    report += ["", "nbgrader's autograde is not timed: it needs a course folder, its database and its own "
-               "venv with the course's kernel registered (tests/test_nbgrader.py builds that per test).", ""]
+        report.append(
+            f"| {label} | {'bwrap' if sandboxed else 'none'} | {wall:.1f} s | {median:.1f} s | {verdict} |"
+        )
+        highlight(
+            f"grading lab {label}: median {median:.1f} s per submission with --jobs 2 {verdict}".rstrip()
+        )
+    report += [
+        "",
+        "nbgrader's autograde is not timed: it needs a course folder, its database and its own "
+        "venv with the course's kernel registered (tests/test_nbgrader.py builds that per test).",
+        "",
+    ]

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from common import highlight, load_answers, progress
+
 from socket2flask.servers import serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +70,13 @@ class Child:
         import subprocess
 
         self.host = "127.0.0.1"
-        self.process = subprocess.Popen([sys.executable, "-c", CHILD, kind, str(Path(__file__).parent)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, cwd=ROOT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", CHILD, kind, str(Path(__file__).parent)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
         self.port = int(self.process.stdout.readline())
 
     def stop(self) -> None:
@@ -84,23 +89,36 @@ def gunicorn_dir(out: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     import inspect
 
-    (folder / "hostile_app.py").write_text(inspect.getsource(body_of) + "\n\n" + inspect.getsource(app))
+    (folder / "hostile_app.py").write_text(
+        inspect.getsource(body_of) + "\n\n" + inspect.getsource(app)
+    )
     return folder
 
 
 def servers(out: Path) -> dict:
     """label: a function that starts the server (one at a time: a hang in one must not cost another)."""
     found = {
-        "step 1 (lab 01)": lambda: serve(load_answers(ROOT / "solutions" / "01_raw_socket_lab.ipynb")["make_handler"](
-            step1_app), kind="socket", name="bench8 step 1"),
-        "step 2 (lab 02)": lambda: serve(load_answers(ROOT / "solutions" / "02_wsgi_lab.ipynb")["make_handler"](app),
-                                         kind="socket", name="bench8 step 2"),
+        "step 1 (lab 01)": lambda: serve(
+            load_answers(ROOT / "solutions" / "01_raw_socket_lab.ipynb")["make_handler"](step1_app),
+            kind="socket",
+            name="bench8 step 1",
+        ),
+        "step 2 (lab 02)": lambda: serve(
+            load_answers(ROOT / "solutions" / "02_wsgi_lab.ipynb")["make_handler"](app),
+            kind="socket",
+            name="bench8 step 2",
+        ),
         "werkzeug": lambda: Child("werkzeug"),
         "waitress (4 threads)": lambda: Child("waitress"),
     }
     if hasattr(os, "fork"):
-        found["gunicorn (2 sync workers)"] = lambda: serve("hostile_app:app", kind="gunicorn", workers=2,
-                                                           app_dir=str(gunicorn_dir(out)), name="bench8 gunicorn")
+        found["gunicorn (2 sync workers)"] = lambda: serve(
+            "hostile_app:app",
+            kind="gunicorn",
+            workers=2,
+            app_dir=str(gunicorn_dir(out)),
+            name="bench8 gunicorn",
+        )
     return found
 
 
@@ -121,7 +139,9 @@ def corpus(start) -> tuple[dict, int | str, int]:
                 server, restarts = start(), restarts + 1
         slow = [case for case in CASES if case.drip]
         with ThreadPoolExecutor(len(slow)) as pool:
-            found = pool.map(lambda case: exchange(server.host, server.port, case, SLOW_BOUND), slow)
+            found = pool.map(
+                lambda case: exchange(server.host, server.port, case, SLOW_BOUND), slow
+            )
             outcomes.update((case.name, outcome) for case, outcome in zip(slow, found))
         server.stop()
         server = start()
@@ -139,36 +159,57 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         if quick and not label.startswith("step"):  # the others hang on some cases: ~2 minutes
             continue
         outcomes[label], starving[label], restarted[label] = corpus(start)
-        progress(f"hostile: {label}: {sum(conformant(outcomes[label][c.name], c) for c in CASES)}"
-                 f" of {len(CASES)} as the RFC allows")
+        progress(
+            f"hostile: {label}: {sum(conformant(outcomes[label][c.name], c) for c in CASES)}"
+            f" of {len(CASES)} as the RFC allows"
+        )
 
     labels = list(outcomes)
-    highlight("hostile corpus (" + f"{len(CASES)} requests), answers the RFC allows: " + ", ".join(
-        f"{label} {sum(conformant(outcomes[label][c.name], c) for c in CASES)}" for label in labels))
-    report += [f"## {TITLE}", "",
-               f"{len(CASES)} requests of `tests/hostile_requests.py`, each on a fresh connection, to each server "
-               f"answering a trivial app that reads the body. An answer is awaited {BOUND:.0f} s after the last "
-               f"byte ({SLOW_BOUND:.0f} s for slow clients); none and no close is a hang. \"RFC\" counts the answers "
-               "the RFC allows (where it allows two, such as Transfer-Encoding winning over Content-Length, "
-               "either); \"strict\" those equal to our strict choice; \"2xx for an error\" the 2xx answers where "
-               "the RFC requires an error. After a hang the server is restarted, so that one case cannot cost "
-               "the next ones. Last column: the status of a normal GET sent behind 30 slowloris clients.", "",
-               "| server | RFC | strict | 2xx for an error | hangs (restarts) | normal GET behind 30 slowloris |",
-               "|---|---:|---:|---:|---:|---|"]
+    highlight(
+        "hostile corpus ("
+        + f"{len(CASES)} requests), answers the RFC allows: "
+        + ", ".join(
+            f"{label} {sum(conformant(outcomes[label][c.name], c) for c in CASES)}"
+            for label in labels
+        )
+    )
+    report += [
+        f"## {TITLE}",
+        "",
+        f"{len(CASES)} requests of `tests/hostile_requests.py`, each on a fresh connection, to each server "
+        f"answering a trivial app that reads the body. An answer is awaited {BOUND:.0f} s after the last "
+        f'byte ({SLOW_BOUND:.0f} s for slow clients); none and no close is a hang. "RFC" counts the answers '
+        "the RFC allows (where it allows two, such as Transfer-Encoding winning over Content-Length, "
+        'either); "strict" those equal to our strict choice; "2xx for an error" the 2xx answers where '
+        "the RFC requires an error. After a hang the server is restarted, so that one case cannot cost "
+        "the next ones. Last column: the status of a normal GET sent behind 30 slowloris clients.",
+        "",
+        "| server | RFC | strict | 2xx for an error | hangs (restarts) | normal GET behind 30 slowloris |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for label in labels:
         got = outcomes[label]
         rfc = sum(conformant(got[c.name], c) for c in CASES)
         strict = sum(matches(got[c.name], c.expected) for c in CASES)
-        bad_2xx = sum(isinstance(got[c.name], int) and got[c.name] // 100 == 2 and error_required(c) for c in CASES)
+        bad_2xx = sum(
+            isinstance(got[c.name], int) and got[c.name] // 100 == 2 and error_required(c)
+            for c in CASES
+        )
         hangs = sum(got[c.name] == "hang" for c in CASES)
         behind = starving[label]
-        report.append(f"| {label} | {rfc}/{len(CASES)} | {strict}/{len(CASES)} | {bad_2xx} | "
-                      f"{hangs} ({restarted[label]}) | "
-                      f"{behind if behind != 'hang' else 'starved (no answer)'} |")
-    report += ["", "Case by case (the first status, `closed` without an answer, or `hang`; "
-               "**bold** where the RFC does not allow it):", "",
-               "| case | RFC | expected | " + " | ".join(labels) + " |",
-               "|---|---|---|" + "---|" * len(labels)]
+        report.append(
+            f"| {label} | {rfc}/{len(CASES)} | {strict}/{len(CASES)} | {bad_2xx} | "
+            f"{hangs} ({restarted[label]}) | "
+            f"{behind if behind != 'hang' else 'starved (no answer)'} |"
+        )
+    report += [
+        "",
+        "Case by case (the first status, `closed` without an answer, or `hang`; "
+        "**bold** where the RFC does not allow it):",
+        "",
+        "| case | RFC | expected | " + " | ".join(labels) + " |",
+        "|---|---|---|" + "---|" * len(labels),
+    ]
     for case in CASES:
         cells = []
         for label in labels:

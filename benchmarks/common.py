@@ -46,7 +46,8 @@ def gunicorn_app_dir(out: Path) -> Path:
     (folder / "bench_app.py").write_text(
         "def app(environ, start_response):\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', '5')])\n"
-        "    return [b'hello']\n")
+        "    return [b'hello']\n"
+    )
     return folder
 
 
@@ -75,7 +76,8 @@ def load_answers(notebook: Path) -> dict:
     for cell in nbformat.read(notebook, as_version=4).cells:
         grading = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and grading and not grading.get("grade"):
-            code = compile(cell.source, f"{notebook.name}:{grading.get('grade_id')}", "exec",
-                           dont_inherit=True)  # not this file's `from __future__` imports
+            code = compile(
+                cell.source, f"{notebook.name}:{grading.get('grade_id')}", "exec", dont_inherit=True
+            )  # not this file's `from __future__` imports
             exec(code, module.__dict__)
     return module.__dict__

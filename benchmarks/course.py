@@ -23,18 +23,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from kernels import execute_notebook  # noqa: E402  (the tests' notebook runner)
 
-STEPS = {"00": "Start here", "01": "Raw socket", "02": "WSGI and wsgiref", "03": "werkzeug",
-         "04": "A mini-Flask", "05": "Production"}
+STEPS = {
+    "00": "Start here",
+    "01": "Raw socket",
+    "02": "WSGI and wsgiref",
+    "03": "werkzeug",
+    "04": "A mini-Flask",
+    "05": "Production",
+}
 
 
 def notebooks(only: str | None) -> list[Path]:
-    found = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+    found = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+        (ROOT / "solutions").glob("*.ipynb")
+    )
     return [p for p in found if not only or only in p.stem]
 
 
 def render(nb: nbformat.NotebookNode, title: str) -> str:
-    exporter = HTMLExporter(template_name="lab",
-                            template_file=str(ROOT / "benchmarks" / "course_template" / "offline.html.j2"))
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=str(ROOT / "benchmarks" / "course_template" / "offline.html.j2"),
+    )
     nb.metadata["title"] = title
     return exporter.from_notebook_node(nb)[0]
 
@@ -56,29 +66,35 @@ def build(path: Path, out: Path) -> dict:
 
 
 def index(rows: list[dict], out: Path) -> None:
-    lines = ["<!doctype html><meta charset='utf-8'><title>From Socket to Flask</title>",
-             "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-             ".bad{color:#b00}</style>",
-             "<h1>From Socket to Flask</h1>",
-             "<p>Build a Python web framework layer by layer: raw socket, WSGI, werkzeug, a mini-Flask, "
-             "production servers. Every page below was executed headless for this build.</p>",
-             "<table><tr><th>step</th><th>notebook</th><th>kind</th><th>run time</th><th>status</th></tr>"]
+    lines = [
+        "<!doctype html><meta charset='utf-8'><title>From Socket to Flask</title>",
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+        ".bad{color:#b00}</style>",
+        "<h1>From Socket to Flask</h1>",
+        "<p>Build a Python web framework layer by layer: raw socket, WSGI, werkzeug, a mini-Flask, "
+        "production servers. Every page below was executed headless for this build.</p>",
+        "<table><tr><th>step</th><th>notebook</th><th>kind</th><th>run time</th><th>status</th></tr>",
+    ]
     for row in rows:
         step = row["path"].stem[:2]
         kind = "solution" if row["path"].parent.name == "solutions" else "lesson"
         css = "" if row["status"] == "ok" else " class='bad'"
-        lines.append(f"<tr><td>{step} {html.escape(STEPS.get(step, ''))}</td>"
-                     f"<td><a href='{row['html'].as_posix()}'>{html.escape(row['path'].stem)}</a></td>"
-                     f"<td>{kind}</td><td>{row['seconds']:.1f} s</td>"
-                     f"<td{css}>{html.escape(row['status'])}</td></tr>")
+        lines.append(
+            f"<tr><td>{step} {html.escape(STEPS.get(step, ''))}</td>"
+            f"<td><a href='{row['html'].as_posix()}'>{html.escape(row['path'].stem)}</a></td>"
+            f"<td>{kind}</td><td>{row['seconds']:.1f} s</td>"
+            f"<td{css}>{html.escape(row['status'])}</td></tr>"
+        )
     total = sum(r["seconds"] for r in rows)
     lines.append(f"</table><p>Total run time: {total:.1f} s.</p>")
     glossary = ROOT / "notebooks" / "glossary.md"
     if glossary.exists():
         (out / "glossary.html").write_text(
             "<!doctype html><meta charset='utf-8'><title>Glossary</title>"
-            + mistune.html(glossary.read_text(encoding="utf-8")), encoding="utf-8")
+            + mistune.html(glossary.read_text(encoding="utf-8")),
+            encoding="utf-8",
+        )
         lines.append("<p><a href='glossary.html'>Glossary (English / 简体中文)</a></p>")
     (out / "index.html").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -95,8 +111,10 @@ def main() -> int:
         rows.append(build(path, args.out))
         print(f"{rows[-1]['seconds']:.1f} s {rows[-1]['status']}", flush=True)
     index(rows, args.out)
-    print(f"[course] wrote {args.out / 'index.html'}: {len(rows)} notebooks, "
-          f"{sum(r['seconds'] for r in rows):.1f} s in all")
+    print(
+        f"[course] wrote {args.out / 'index.html'}: {len(rows)} notebooks, "
+        f"{sum(r['seconds'] for r in rows):.1f} s in all"
+    )
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
 

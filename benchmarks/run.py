@@ -30,20 +30,30 @@ README_BLOCK = re.compile(r"(<!-- bench:begin -->\n).*?(<!-- bench:end -->)", re
 
 def update_readme(readme: Path, machine_line: str) -> None:
     """Put this run's headline figures between the README's bench markers (nothing typed by hand)."""
-    block = "\n".join([f"Measured by `make bench` on {machine_line}:", "", *(f"- {h}" for h in HIGHLIGHTS), ""])
+    block = "\n".join(
+        [f"Measured by `make bench` on {machine_line}:", "", *(f"- {h}" for h in HIGHLIGHTS), ""]
+    )
     text = readme.read_text(encoding="utf-8")
     if not README_BLOCK.search(text):
         raise SystemExit(f"{readme} has no <!-- bench:begin --> ... <!-- bench:end --> block")
-    readme.write_text(README_BLOCK.sub(lambda m: m.group(1) + block + m.group(2), text), encoding="utf-8")
+    readme.write_text(
+        README_BLOCK.sub(lambda m: m.group(1) + block + m.group(2), text), encoding="utf-8"
+    )
 
 
 def machine() -> list[str]:
-    versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in
-                         ("werkzeug", "flask", "waitress", "gunicorn", "requests", "nbclient"))
-    return ["# From Socket to Flask: benchmark report", "",
-            f"- machine: {platform.platform()}, {os.cpu_count()} CPUs",
-            f"- Python {platform.python_version()}; {versions}",
-            f"- run at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}", ""]
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}"
+        for name in ("werkzeug", "flask", "waitress", "gunicorn", "requests", "nbclient")
+    )
+    return [
+        "# From Socket to Flask: benchmark report",
+        "",
+        f"- machine: {platform.platform()}, {os.cpu_count()} CPUs",
+        f"- Python {platform.python_version()}; {versions}",
+        f"- run at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        "",
+    ]
 
 
 def main() -> None:
@@ -51,7 +61,9 @@ def main() -> None:
     parser.add_argument("--out", default="build/bench", type=Path)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (used by the tests)")
     parser.add_argument("--only", help="run only the sections whose file name contains this")
-    parser.add_argument("--readme", type=Path, help="also write the headline figures into this README")
+    parser.add_argument(
+        "--readme", type=Path, help="also write the headline figures into this README"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     report = machine()
@@ -65,7 +77,9 @@ def main() -> None:
     (args.out / "HIGHLIGHTS.md").write_text("".join(f"- {h}\n" for h in HIGHLIGHTS))
     progress(f"wrote {args.out / 'REPORT.md'} and HIGHLIGHTS.md")
     if args.readme:
-        update_readme(args.readme, report[2].removeprefix("- machine: ") + ", " + report[3].removeprefix("- "))
+        update_readme(
+            args.readme, report[2].removeprefix("- machine: ") + ", " + report[3].removeprefix("- ")
+        )
         progress(f"updated the figures in {args.readme}")
 
 

@@ -90,14 +90,20 @@ def port_is_free(port: int) -> bool:
 
 def server_threads() -> list[str]:
     """Names of live threads that belong to servers (ours or the per-connection ones)."""
-    return [t.name for t in threading.enumerate()
-            if "http://127.0.0.1" in t.name or "process_request_thread" in t.name
-            or t.name.startswith("waitress")]
+    return [
+        t.name
+        for t in threading.enumerate()
+        if "http://127.0.0.1" in t.name
+        or "process_request_thread" in t.name
+        or t.name.startswith("waitress")
+    ]
 
 
 def load_answers(name: str) -> dict:
     """The reference answers of `solutions/<name>.ipynb`, loaded in this process (see benchmarks)."""
     import sys
+
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from common import load_answers as load
+
     return load(ROOT / "solutions" / f"{name}.ipynb")

@@ -40,7 +40,9 @@ class Case:
 H = b"Host: t\r\n"
 
 
-def get(target: bytes = b"/", headers: bytes = H, version: bytes = b"HTTP/1.1", method: bytes = b"GET") -> bytes:
+def get(
+    target: bytes = b"/", headers: bytes = H, version: bytes = b"HTTP/1.1", method: bytes = b"GET"
+) -> bytes:
     return method + b" " + target + b" " + version + b"\r\n" + headers + b"\r\n"
 
 
@@ -56,65 +58,205 @@ CHUNKS = b"5\r\nhello\r\n0\r\n\r\n"
 
 CASES: list[Case] = [
     # -- smuggling shapes: two framings, or one that two servers read differently ------------------
-    Case("CL.TE: Content-Length then Transfer-Encoding", post(H + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n",
-         b"0\r\n\r\nX"), "400", "RFC 9112 6.1, 6.3 (3), 11.2", also=("2xx",)),
-    Case("TE.CL: Transfer-Encoding then Content-Length", post(H + b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
-         b"0\r\n\r\n"), "400", "RFC 9112 6.1, 6.3 (3)", also=("2xx",)),
-    Case("two different Content-Lengths", post(H + b"Content-Length: 5\r\nContent-Length: 6\r\n", b"hello!"),
-         "400", "RFC 9112 6.3 (5); RFC 9110 8.6"),
-    Case("Content-Length: +5", post(H + b"Content-Length: +5\r\n", b"hello"), "400", "RFC 9112 6.3 (5); RFC 9110 8.6"),
-    Case("Content-Length: -1", post(H + b"Content-Length: -1\r\n", b""), "400", "RFC 9112 6.3 (5); RFC 9110 8.6"),
-    Case("Content-Length: 0x5", post(H + b"Content-Length: 0x5\r\n", b"hello"), "400", "RFC 9112 6.3 (5); RFC 9110 8.6"),
-    Case("Content-Length: 1_0", post(H + b"Content-Length: 1_0\r\n", b"0123456789"), "400", "RFC 9112 6.3 (5)"),
-    Case("Transfer-Encoding folded (obs-fold)", post(H + b"Transfer-Encoding:\r\n chunked\r\n", CHUNKS),
-         "400", "RFC 9112 5.2", also=("2xx",)),
-    Case("Transfer-Encoding : chunked (space before colon)", post(H + b"Transfer-Encoding : chunked\r\n", CHUNKS),
-         "400", "RFC 9112 5.1"),
-    Case("Transfer-Encoding: CHUNKED (names are case-insensitive)", chunked(CHUNKS, H + b"Transfer-Encoding: CHUNKED\r\n"),
-         "2xx", "RFC 9112 7"),
-    Case("Transfer-Encoding:\\tchunked  (whitespace around)", chunked(CHUNKS, H + b"Transfer-Encoding:\tchunked  \r\n"),
-         "2xx", "RFC 9112 5.1"),
-    Case("Transfer-Encoding: chunked, identity", chunked(CHUNKS, H + b"Transfer-Encoding: chunked, identity\r\n"),
-         "400", "RFC 9112 6.3 (4)"),
-    Case("Transfer-Encoding: xchunked", chunked(CHUNKS, H + b"Transfer-Encoding: xchunked\r\n"),
-         "400", "RFC 9112 6.3 (4)"),
-    Case("Transfer-Encoding: identity", chunked(CHUNKS, H + b"Transfer-Encoding: identity\r\n"),
-         "400", "RFC 9112 6.3 (4)"),
-    Case("Transfer-Encoding: (empty)", chunked(CHUNKS, H + b"Transfer-Encoding: \r\n"), "400", "RFC 9112 6.3 (4)"),
-    Case("Transfer-Encoding: gzip, chunked (unknown coding)", chunked(CHUNKS, H + b"Transfer-Encoding: gzip, chunked\r\n"),
-         "501", "RFC 9112 6.1, 7", also=("400",)),
-    Case("Transfer-Encoding in HTTP/1.0", post(b"Transfer-Encoding: chunked\r\n", CHUNKS, b"HTTP/1.0"),
-         "400", "RFC 9112 6.1"),
-    Case("Transfer-Encoding and Content-Length in HTTP/1.0",
-         post(b"Transfer-Encoding: chunked\r\nContent-Length: 15\r\n", CHUNKS, b"HTTP/1.0"), "400", "RFC 9112 6.1"),
+    Case(
+        "CL.TE: Content-Length then Transfer-Encoding",
+        post(H + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\nX"),
+        "400",
+        "RFC 9112 6.1, 6.3 (3), 11.2",
+        also=("2xx",),
+    ),
+    Case(
+        "TE.CL: Transfer-Encoding then Content-Length",
+        post(H + b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", b"0\r\n\r\n"),
+        "400",
+        "RFC 9112 6.1, 6.3 (3)",
+        also=("2xx",),
+    ),
+    Case(
+        "two different Content-Lengths",
+        post(H + b"Content-Length: 5\r\nContent-Length: 6\r\n", b"hello!"),
+        "400",
+        "RFC 9112 6.3 (5); RFC 9110 8.6",
+    ),
+    Case(
+        "Content-Length: +5",
+        post(H + b"Content-Length: +5\r\n", b"hello"),
+        "400",
+        "RFC 9112 6.3 (5); RFC 9110 8.6",
+    ),
+    Case(
+        "Content-Length: -1",
+        post(H + b"Content-Length: -1\r\n", b""),
+        "400",
+        "RFC 9112 6.3 (5); RFC 9110 8.6",
+    ),
+    Case(
+        "Content-Length: 0x5",
+        post(H + b"Content-Length: 0x5\r\n", b"hello"),
+        "400",
+        "RFC 9112 6.3 (5); RFC 9110 8.6",
+    ),
+    Case(
+        "Content-Length: 1_0",
+        post(H + b"Content-Length: 1_0\r\n", b"0123456789"),
+        "400",
+        "RFC 9112 6.3 (5)",
+    ),
+    Case(
+        "Transfer-Encoding folded (obs-fold)",
+        post(H + b"Transfer-Encoding:\r\n chunked\r\n", CHUNKS),
+        "400",
+        "RFC 9112 5.2",
+        also=("2xx",),
+    ),
+    Case(
+        "Transfer-Encoding : chunked (space before colon)",
+        post(H + b"Transfer-Encoding : chunked\r\n", CHUNKS),
+        "400",
+        "RFC 9112 5.1",
+    ),
+    Case(
+        "Transfer-Encoding: CHUNKED (names are case-insensitive)",
+        chunked(CHUNKS, H + b"Transfer-Encoding: CHUNKED\r\n"),
+        "2xx",
+        "RFC 9112 7",
+    ),
+    Case(
+        "Transfer-Encoding:\\tchunked  (whitespace around)",
+        chunked(CHUNKS, H + b"Transfer-Encoding:\tchunked  \r\n"),
+        "2xx",
+        "RFC 9112 5.1",
+    ),
+    Case(
+        "Transfer-Encoding: chunked, identity",
+        chunked(CHUNKS, H + b"Transfer-Encoding: chunked, identity\r\n"),
+        "400",
+        "RFC 9112 6.3 (4)",
+    ),
+    Case(
+        "Transfer-Encoding: xchunked",
+        chunked(CHUNKS, H + b"Transfer-Encoding: xchunked\r\n"),
+        "400",
+        "RFC 9112 6.3 (4)",
+    ),
+    Case(
+        "Transfer-Encoding: identity",
+        chunked(CHUNKS, H + b"Transfer-Encoding: identity\r\n"),
+        "400",
+        "RFC 9112 6.3 (4)",
+    ),
+    Case(
+        "Transfer-Encoding: (empty)",
+        chunked(CHUNKS, H + b"Transfer-Encoding: \r\n"),
+        "400",
+        "RFC 9112 6.3 (4)",
+    ),
+    Case(
+        "Transfer-Encoding: gzip, chunked (unknown coding)",
+        chunked(CHUNKS, H + b"Transfer-Encoding: gzip, chunked\r\n"),
+        "501",
+        "RFC 9112 6.1, 7",
+        also=("400",),
+    ),
+    Case(
+        "Transfer-Encoding in HTTP/1.0",
+        post(b"Transfer-Encoding: chunked\r\n", CHUNKS, b"HTTP/1.0"),
+        "400",
+        "RFC 9112 6.1",
+    ),
+    Case(
+        "Transfer-Encoding and Content-Length in HTTP/1.0",
+        post(b"Transfer-Encoding: chunked\r\nContent-Length: 15\r\n", CHUNKS, b"HTTP/1.0"),
+        "400",
+        "RFC 9112 6.1",
+    ),
     # -- chunk sizes and chunked framing -----------------------------------------------------------------
-    Case("chunked, a valid body", chunked(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "2xx", "RFC 9112 7.1"),
+    Case(
+        "chunked, a valid body",
+        chunked(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+        "2xx",
+        "RFC 9112 7.1",
+    ),
     Case("chunk size +5", chunked(b"+5\r\nhello\r\n0\r\n\r\n"), "400", "RFC 9112 7.1"),
     Case("chunk size 0x5", chunked(b"0x5\r\nhello\r\n0\r\n\r\n"), "400", "RFC 9112 7.1"),
-    Case("chunk size ' 5' (leading space)", chunked(b" 5\r\nhello\r\n0\r\n\r\n"), "400", "RFC 9112 7.1"),
-    Case("chunk size '5 ' (trailing space, no extension)", chunked(b"5 \r\nhello\r\n0\r\n\r\n"), "400", "RFC 9112 7.1"),
+    Case(
+        "chunk size ' 5' (leading space)",
+        chunked(b" 5\r\nhello\r\n0\r\n\r\n"),
+        "400",
+        "RFC 9112 7.1",
+    ),
+    Case(
+        "chunk size '5 ' (trailing space, no extension)",
+        chunked(b"5 \r\nhello\r\n0\r\n\r\n"),
+        "400",
+        "RFC 9112 7.1",
+    ),
     Case("chunk size -5", chunked(b"-5\r\nhello\r\n0\r\n\r\n"), "400", "RFC 9112 7.1"),
     Case("chunk size 1_0", chunked(b"1_0\r\n0123456789abcdef\r\n0\r\n\r\n"), "400", "RFC 9112 7.1"),
-    Case("chunk size of 20 hex digits", chunked(b"f" * 20 + b"\r\nhello\r\n0\r\n\r\n"), "4xx", "RFC 9112 7.1"),
-    Case("chunk size 0005, A (leading zeros, upper case)", chunked(b"0005\r\nhello\r\nA\r\n0123456789\r\n0\r\n\r\n"),
-         "2xx", "RFC 9112 7.1"),
-    Case("chunk extensions, with BWS and a quoted-string", chunked(b'5 ; a = b ;c="x \\"y\\""\r\nhello\r\n0;end\r\n\r\n'),
-         "2xx", "RFC 9112 7.1.1"),
-    Case("chunk extension of 10 KB", chunked(b"5;a=" + b"b" * 10_000 + b"\r\nhello\r\n0\r\n\r\n"),
-         "4xx", "RFC 9112 7.1.1"),
-    Case("chunk extension with no name", chunked(b"5;\r\nhello\r\n0\r\n\r\n"), "400", "RFC 9112 7.1.1"),
-    Case("chunk data not followed by CRLF", chunked(b"5\r\nhelloXX0\r\n\r\n"), "400", "RFC 9112 7.1"),
-    Case("chunk-size line ended by a bare LF", chunked(b"5\nhello\r\n0\r\n\r\n"), "400", "RFC 9112 7.1, 2.2"),
-    Case("a trailer section", chunked(b"5\r\nhello\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n"), "2xx", "RFC 9112 7.1.2"),
-    Case("a trailer line with no colon", chunked(b"5\r\nhello\r\n0\r\nnot a field\r\n\r\n"),
-         "400", "RFC 9112 7.1.2, 5", also=("2xx",)),
+    Case(
+        "chunk size of 20 hex digits",
+        chunked(b"f" * 20 + b"\r\nhello\r\n0\r\n\r\n"),
+        "4xx",
+        "RFC 9112 7.1",
+    ),
+    Case(
+        "chunk size 0005, A (leading zeros, upper case)",
+        chunked(b"0005\r\nhello\r\nA\r\n0123456789\r\n0\r\n\r\n"),
+        "2xx",
+        "RFC 9112 7.1",
+    ),
+    Case(
+        "chunk extensions, with BWS and a quoted-string",
+        chunked(b'5 ; a = b ;c="x \\"y\\""\r\nhello\r\n0;end\r\n\r\n'),
+        "2xx",
+        "RFC 9112 7.1.1",
+    ),
+    Case(
+        "chunk extension of 10 KB",
+        chunked(b"5;a=" + b"b" * 10_000 + b"\r\nhello\r\n0\r\n\r\n"),
+        "4xx",
+        "RFC 9112 7.1.1",
+    ),
+    Case(
+        "chunk extension with no name",
+        chunked(b"5;\r\nhello\r\n0\r\n\r\n"),
+        "400",
+        "RFC 9112 7.1.1",
+    ),
+    Case(
+        "chunk data not followed by CRLF", chunked(b"5\r\nhelloXX0\r\n\r\n"), "400", "RFC 9112 7.1"
+    ),
+    Case(
+        "chunk-size line ended by a bare LF",
+        chunked(b"5\nhello\r\n0\r\n\r\n"),
+        "400",
+        "RFC 9112 7.1, 2.2",
+    ),
+    Case(
+        "a trailer section",
+        chunked(b"5\r\nhello\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n"),
+        "2xx",
+        "RFC 9112 7.1.2",
+    ),
+    Case(
+        "a trailer line with no colon",
+        chunked(b"5\r\nhello\r\n0\r\nnot a field\r\n\r\n"),
+        "400",
+        "RFC 9112 7.1.2, 5",
+        also=("2xx",),
+    ),
     # -- Host ---------------------------------------------------------------------------------------------
     Case("HTTP/1.1 without Host", get(headers=b""), "400", "RFC 9112 3.2"),
     Case("two Host lines", get(headers=b"Host: a\r\nHost: b\r\n"), "400", "RFC 9112 3.2"),
     Case("two identical Host lines", get(headers=b"Host: t\r\nHost: t\r\n"), "400", "RFC 9112 3.2"),
     Case("Host: (empty)", get(headers=b"Host:\r\n"), "400", "RFC 9112 3.2; RFC 9110 4.2.1"),
     Case("Host: a b", get(headers=b"Host: a b\r\n"), "400", "RFC 9112 3.2; RFC 9110 7.2"),
-    Case("Host: user@t (userinfo)", get(headers=b"Host: user@t\r\n"), "400", "RFC 9112 3.2; RFC 9110 7.2"),
+    Case(
+        "Host: user@t (userinfo)",
+        get(headers=b"Host: user@t\r\n"),
+        "400",
+        "RFC 9112 3.2; RFC 9110 7.2",
+    ),
     Case("Host: t/x", get(headers=b"Host: t/x\r\n"), "400", "RFC 9112 3.2; RFC 9110 7.2"),
     Case("Host: [::1]:8080", get(headers=b"Host: [::1]:8080\r\n"), "2xx", "RFC 9110 7.2"),
     Case("HTTP/1.0 without Host", get(headers=b"", version=b"HTTP/1.0"), "2xx", "RFC 9112 3.2"),
@@ -124,27 +266,71 @@ CASES: list[Case] = [
     Case("a control byte in the target", get(b"/a\x01b"), "400", "RFC 9112 3.2"),
     Case("DEL in the target", get(b"/a\x7fb"), "400", "RFC 9112 3.2"),
     Case("raw UTF-8 in the target", get("/é".encode()), "400", "RFC 9112 3.2; RFC 3986 3.3"),
-    Case("absolute form naming another host than Host", get(b"http://other.example/x"), "2xx", "RFC 9112 3.2.2"),
+    Case(
+        "absolute form naming another host than Host",
+        get(b"http://other.example/x"),
+        "2xx",
+        "RFC 9112 3.2.2",
+    ),
     Case("absolute form with userinfo", get(b"http://user@t/x"), "400", "RFC 9110 4.2.4"),
     # -- header syntax ------------------------------------------------------------------------------------
     Case("a space before the colon", get(headers=H + b"X-Foo : bar\r\n"), "400", "RFC 9112 5.1"),
-    Case("obs-fold in a header", get(headers=H + b"X: a\r\n b\r\n"), "400", "RFC 9112 5.2", also=("2xx",)),
-    Case("a bare CR in a value", get(headers=H + b"X: a\rb\r\n"), "400", "RFC 9112 2.2", also=("2xx",)),
+    Case(
+        "obs-fold in a header",
+        get(headers=H + b"X: a\r\n b\r\n"),
+        "400",
+        "RFC 9112 5.2",
+        also=("2xx",),
+    ),
+    Case(
+        "a bare CR in a value",
+        get(headers=H + b"X: a\rb\r\n"),
+        "400",
+        "RFC 9112 2.2",
+        also=("2xx",),
+    ),
     Case("NUL in a value", get(headers=H + b"X: a\x00b\r\n"), "400", "RFC 9110 5.5", also=("2xx",)),
     Case("a header line with no colon", get(headers=H + b"X y\r\n"), "400", "RFC 9112 5"),
-    Case("whitespace before the first header", b"GET / HTTP/1.1\r\n Host: t\r\n\r\n", "400", "RFC 9112 2.2"),
+    Case(
+        "whitespace before the first header",
+        b"GET / HTTP/1.1\r\n Host: t\r\n\r\n",
+        "400",
+        "RFC 9112 2.2",
+    ),
     # -- versions -----------------------------------------------------------------------------------------
     Case("HTTP/1.2 (read as 1.1)", get(version=b"HTTP/1.2"), "2xx", "RFC 9110 2.5; RFC 9112 2.3"),
-    Case("HTTP/2.0 in an HTTP/1 request line", get(version=b"HTTP/2.0"), "505", "RFC 9110 15.6.6", also=("400",)),
+    Case(
+        "HTTP/2.0 in an HTTP/1 request line",
+        get(version=b"HTTP/2.0"),
+        "505",
+        "RFC 9110 15.6.6",
+        also=("400",),
+    ),
     Case("HTTP/1 (malformed version)", get(version=b"HTTP/1"), "400", "RFC 9112 2.3, 3"),
     Case("http/1.1 (lower case)", get(version=b"http/1.1"), "400", "RFC 9112 2.3"),
     Case("HTTP/1.10", get(version=b"HTTP/1.10"), "400", "RFC 9112 2.3"),
     # -- slow clients: answered 408 or closed, in bounded time ---------------------------------------------------
-    Case("slowloris: a head that never ends", b"GET / HTTP/1.1\r\nHost: t\r\n" + b"X-a: b\r\n" * 60,
-         "close", "RFC 9112 9.5; RFC 9110 15.5.9", drip=0.1),
-    Case("a slow body (Content-Length: 100)", post(H + b"Content-Length: 100\r\n", b"x" * 60),
-         "close", "RFC 9112 9.5; RFC 9110 15.5.9", drip=0.2),
-    Case("a slow chunked body", chunked(b"1\r\nx\r\n" * 80), "close", "RFC 9112 9.5; RFC 9110 15.5.9", drip=0.1),
+    Case(
+        "slowloris: a head that never ends",
+        b"GET / HTTP/1.1\r\nHost: t\r\n" + b"X-a: b\r\n" * 60,
+        "close",
+        "RFC 9112 9.5; RFC 9110 15.5.9",
+        drip=0.1,
+    ),
+    Case(
+        "a slow body (Content-Length: 100)",
+        post(H + b"Content-Length: 100\r\n", b"x" * 60),
+        "close",
+        "RFC 9112 9.5; RFC 9110 15.5.9",
+        drip=0.2,
+    ),
+    Case(
+        "a slow chunked body",
+        chunked(b"1\r\nx\r\n" * 80),
+        "close",
+        "RFC 9112 9.5; RFC 9110 15.5.9",
+        drip=0.1,
+    ),
     Case("connect, then silence", b"", "close", "RFC 9112 9.5", drip=0.1),
 ]
 
@@ -179,7 +365,9 @@ def exchange(host: str, port: int, case: Case, bound: float = 5.0) -> int | str:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if case.drip:
-                pieces = [case.raw[i:i + DRIP_BYTES] for i in range(0, len(case.raw), DRIP_BYTES)] or [b""]
+                pieces = [
+                    case.raw[i : i + DRIP_BYTES] for i in range(0, len(case.raw), DRIP_BYTES)
+                ] or [b""]
                 for piece in pieces:
                     sock.sendall(piece)
                     if answered(sock):
@@ -263,8 +451,14 @@ def starved(host: str, port: int, slow: int = 20, bound: float = 5.0) -> int | s
             sock.close()
 
 
-def run_all(host: str, port: int, cases: list[Case], bound: float = 5.0, slow_bound: float | None = None,
-            workers: int = 8) -> dict[str, int | str]:
+def run_all(
+    host: str,
+    port: int,
+    cases: list[Case],
+    bound: float = 5.0,
+    slow_bound: float | None = None,
+    workers: int = 8,
+) -> dict[str, int | str]:
     """{case name: outcome}: the fast cases one after another (a server with few workers is not
     blamed for another case), the slow ones side by side."""
     from concurrent.futures import ThreadPoolExecutor
@@ -272,6 +466,8 @@ def run_all(host: str, port: int, cases: list[Case], bound: float = 5.0, slow_bo
     outcomes = {case.name: exchange(host, port, case, bound) for case in cases if not case.drip}
     slow = [case for case in cases if case.drip]
     with ThreadPoolExecutor(max(1, min(workers, len(slow)))) as pool:
-        for case, outcome in zip(slow, pool.map(lambda c: exchange(host, port, c, slow_bound or bound), slow)):
+        for case, outcome in zip(
+            slow, pool.map(lambda c: exchange(host, port, c, slow_bound or bound), slow)
+        ):
             outcomes[case.name] = outcome
     return outcomes

@@ -13,9 +13,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 
@@ -23,7 +23,7 @@ from socket2flask.grading.labclient import LabClient
 
 # Runs inside the kernel: what could outlive a notebook. Listening TCP sockets are read from /proc
 # (Linux), so they include sockets opened by any library, not only by socket2flask.
-LEAK_PROBE = r'''
+LEAK_PROBE = r"""
 import json as _json, os as _os, sys as _sys, threading as _threading
 def _listening_inodes():
     inodes = set()
@@ -63,13 +63,19 @@ print("LEAKS" + _json.dumps({
     "servers": [repr(s) for s in _servers.running()] if _servers else [],
     "children": _children() if _os.path.isdir("/proc") else [],
 }))
-'''
+"""
+
 
 def isolated_env(root: Path) -> dict[str, str]:
     """Environment for a kernel whose HOME, temp and Jupyter directories are all under `root`."""
     env = dict(os.environ)
-    for name, sub in [("HOME", "home"), ("TMPDIR", "tmp"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                      ("IPYTHONDIR", "ipython"), ("JUPYTER_CONFIG_DIR", "jupyter-config")]:
+    for name, sub in [
+        ("HOME", "home"),
+        ("TMPDIR", "tmp"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+        ("JUPYTER_CONFIG_DIR", "jupyter-config"),
+    ]:
         path = root / sub
         path.mkdir(parents=True, exist_ok=True)
         env[name] = str(path)
@@ -81,19 +87,26 @@ def isolated_env(root: Path) -> dict[str, str]:
 
 
 @contextmanager
-def kernel(root: Path, cwd: Path, cell_timeout: float = 60, cell_ids: bool = True
-           ) -> Iterator[LabClient]:
+def kernel(
+    root: Path, cwd: Path, cell_timeout: float = 60, cell_ids: bool = True
+) -> Iterator[LabClient]:
     """A started kernel and its client, shut down afterwards. The client speaks JupyterLab's
     protocol (a cell id with every execution) unless `cell_ids=False` (nbclient, VS Code)."""
-    client = LabClient(nbformat.v4.new_notebook(), timeout=cell_timeout, kernel_name="python3",
-                       startup_timeout=60, shutdown_kernel="immediate")
+    client = LabClient(
+        nbformat.v4.new_notebook(),
+        timeout=cell_timeout,
+        kernel_name="python3",
+        startup_timeout=60,
+        shutdown_kernel="immediate",
+    )
     client.send_cell_ids = cell_ids
     with client.setup_kernel(env=isolated_env(root), cwd=str(cwd)):
         yield client
 
 
-def run_code(client: LabClient, code: str, metadata: dict | None = None,
-             cell_id: str | None = None) -> list[dict]:
+def run_code(
+    client: LabClient, code: str, metadata: dict | None = None, cell_id: str | None = None
+) -> list[dict]:
     """Execute `code` as one cell in the client's kernel and return the cell's outputs. The same
     `cell_id` twice is the same cell run again, as in JupyterLab; by default each call is a new cell."""
     cell = nbformat.v4.new_code_cell(code, metadata=metadata or {})
@@ -125,12 +138,16 @@ def leaks(client: LabClient) -> dict:
 
 def new_leaks(before: dict, after: dict) -> dict:
     """What `after` has that `before` did not (listening sockets, threads, servers, children)."""
-    return {key: sorted(set(after[key]) - set(before[key])) for key in after
-            if set(after[key]) - set(before[key])}
+    return {
+        key: sorted(set(after[key]) - set(before[key]))
+        for key in after
+        if set(after[key]) - set(before[key])
+    }
 
 
-def execute_notebook(path: Path, root: Path, cell_timeout: float = 60, cell_ids: bool = True
-                     ) -> tuple[float, dict, object]:
+def execute_notebook(
+    path: Path, root: Path, cell_timeout: float = 60, cell_ids: bool = True
+) -> tuple[float, dict, object]:
     """Run a notebook top to bottom in a fresh isolated kernel (cwd: the notebook's folder), as
     JupyterLab runs it (with cell ids; `cell_ids=False`: as nbclient and VS Code do).
 

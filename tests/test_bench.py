@@ -6,14 +6,18 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 
 @pytest.mark.timeout(600)
 def test_bench_quick_writes_a_report(tmp_path):
-    result = subprocess.run([sys.executable, "benchmarks/run.py", "--quick", "--out", str(tmp_path)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=580)
+    result = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=580,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = (tmp_path / "REPORT.md").read_text()
     assert report.startswith("# From Socket to Flask: benchmark report") and "Python 3." in report

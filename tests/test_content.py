@@ -18,21 +18,31 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
 NOTES = Path("/work/shared/source-notes")  # where they were read from; the names are also below
-NOTE_FILES = ["000_d77a61be8d958d2e.txt", "001_ab4189de8e7abca6.txt", "002_bc18717b742c7ef5.txt",
-              "003_c40d616485b5f24c.txt", "004_82810800b2ed94f6.txt"]
+NOTE_FILES = [
+    "000_d77a61be8d958d2e.txt",
+    "001_ab4189de8e7abca6.txt",
+    "002_bc18717b742c7ef5.txt",
+    "003_c40d616485b5f24c.txt",
+    "004_82810800b2ed94f6.txt",
+]
 ERRATA = NOTEBOOKS / "notes_errata.md"
 
 # The one description of werkzeug's debugger: a Python console, the PIN, and the trusted hosts.
-DEBUGGER = ("a Python console in the server process, open to anyone who has its PIN and sends a "
-            "trusted `Host` header")
+DEBUGGER = (
+    "a Python console in the server process, open to anyone who has its PIN and sends a "
+    "trusted `Host` header"
+)
 # ...and what the lessons said before, each wrong or incomplete (issue 16, items 1 and 2).
-WRONG_DEBUGGER = ["runs any Python code it is sent", "which run any code\nthey are sent",
-                  "which run any code they are sent", "lets whoever sees an error page run Python"]
+WRONG_DEBUGGER = [
+    "runs any Python code it is sent",
+    "which run any code\nthey are sent",
+    "which run any code they are sent",
+    "lets whoever sees an error page run Python",
+]
 
 
 def lesson(stem: str) -> nbformat.NotebookNode:
@@ -86,14 +96,22 @@ def test_forwarded_allow_ips_default_is_the_installed_gunicorns():
     env = {k: v for k, v in os.environ.items() if k != "FORWARDED_ALLOW_IPS"}  # the default, unset
     installed = subprocess.run(
         [sys.executable, "-c", "import gunicorn.config as c; print(c.ForwardedAllowIPS.default)"],
-        env=env, capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
     assert quoted[0] == installed
 
 
 # -- the nginx sample -----------------------------------------------------------------------------
 def nginx_sample() -> str:
-    blocks = re.findall(r"```nginx\n(.*?)```", "\n".join(
-        c.source for c in lesson("05_production").cells if c.cell_type == "markdown"), re.S)
+    blocks = re.findall(
+        r"```nginx\n(.*?)```",
+        "\n".join(c.source for c in lesson("05_production").cells if c.cell_type == "markdown"),
+        re.S,
+    )
     assert len(blocks) == 1, "lesson 05 should have one nginx sample"
     return blocks[0]
 
@@ -107,29 +125,69 @@ def test_the_nginx_sample_has_its_certificate():
 
 def test_nginx_accepts_the_sample(tmp_path):
     nginx = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
     if nginx is None:
-        pytest.skip("no nginx binary on this machine (apt-get install nginx-light to run this test)")
+        pytest.skip(
+            "no nginx binary on this machine (apt-get install nginx-light to run this test)"
+        )
     sample = nginx_sample()
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     openssl = shutil.which("openssl")
     if openssl:  # a throwaway self-signed certificate, so that nginx can load the files it names
-        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=shortly.example", "-keyout", str(key), "-out", str(certificate)],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=shortly.example",
+                "-keyout",
+                str(key),
+                "-out",
+                str(certificate),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         sample = re.sub(r"(ssl_certificate\s+)\S+;", rf"\g<1>{certificate};", sample)
         sample = re.sub(r"(ssl_certificate_key\s+)\S+;", rf"\g<1>{key};", sample)
     else:  # with a variable in the name, nginx loads the files per connection, not at start
         sample = re.sub(r"(ssl_certificate(?:_key)?\s+)\S+;", r"\g<1>$ssl_server_name.pem;", sample)
     version = subprocess.run([nginx, "-V"], capture_output=True, text=True, timeout=30).stderr
     temp = [f"client_body_temp_path {tmp_path}/body;", f"proxy_temp_path {tmp_path}/proxy;"]
-    temp += [f"{module}_temp_path {tmp_path}/{module};" for module in ("fastcgi", "uwsgi", "scgi")
-             if f"--without-http_{module}_module" not in version]
+    temp += [
+        f"{module}_temp_path {tmp_path}/{module};"
+        for module in ("fastcgi", "uwsgi", "scgi")
+        if f"--without-http_{module}_module" not in version
+    ]
     config = tmp_path / "nginx.conf"
-    config.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-                      f"http {{\n{chr(10).join(temp)}\naccess_log off;\n{sample}}}\n")
-    result = subprocess.run([nginx, "-t", "-q", "-c", str(config), "-p", str(tmp_path),
-                             "-e", str(tmp_path / "error.log")], capture_output=True, text=True, timeout=60)
+    config.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n{chr(10).join(temp)}\naccess_log off;\n{sample}}}\n"
+    )
+    result = subprocess.run(
+        [
+            nginx,
+            "-t",
+            "-q",
+            "-c",
+            str(config),
+            "-p",
+            str(tmp_path),
+            "-e",
+            str(tmp_path / "error.log"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -145,8 +203,16 @@ def test_the_errata_name_every_note():
 
 def test_the_errata_point_to_lessons_that_exist():
     text = ERRATA.read_text(encoding="utf-8")
-    headings = {stem: {line.lstrip("#").strip() for c in lesson(stem).cells if c.cell_type == "markdown"
-                       for line in c.source.splitlines() if line.startswith("#")} for stem in LESSONS}
+    headings = {
+        stem: {
+            line.lstrip("#").strip()
+            for c in lesson(stem).cells
+            if c.cell_type == "markdown"
+            for line in c.source.splitlines()
+            if line.startswith("#")
+        }
+        for stem in LESSONS
+    }
     cited = re.findall(r"\]\((0\d_\w+)\.ipynb\), \*([^*]+)\*", text)
     assert len(cited) >= 20, "each erratum names a lesson and a section"
     for stem, heading in cited:
@@ -167,10 +233,12 @@ def reader() -> dict:
     """The namespace left by running the given reader's cells of lesson 02 (the first starts with
     "# Given: step 1's request reader", the others with "# Given, continued:"), in order."""
     cells = [c.source for c in lesson("02_wsgi").cells if c.cell_type == "code"]
-    first = next(n for n, source in enumerate(cells) if source.startswith("# Given: step 1's request reader"))
+    first = next(
+        n for n, source in enumerate(cells) if source.startswith("# Given: step 1's request reader")
+    )
     namespace: dict = {"__name__": "given_reader"}
     exec(compile(cells[first], "given reader", "exec", dont_inherit=True), namespace)
-    for source in cells[first + 1:]:
+    for source in cells[first + 1 :]:
         if not source.startswith("# Given, continued:"):
             break
         exec(compile(source, "given reader", "exec", dont_inherit=True), namespace)
@@ -223,9 +291,15 @@ def headings(source: str) -> list[int]:
 
 def sections(nb: nbformat.NotebookNode) -> list[tuple[str, list]]:
     """(heading, cells) of every `## ` section: from its heading's cell up to the next one."""
-    starts = [n for n, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
-    return [(nb.cells[s].source.split("\n")[0], nb.cells[s:e])
-            for s, e in zip(starts, starts[1:] + [len(nb.cells)])]
+    starts = [
+        n
+        for n, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and c.source.startswith("## ")
+    ]
+    return [
+        (nb.cells[s].source.split("\n")[0], nb.cells[s:e])
+        for s, e in zip(starts, starts[1:] + [len(nb.cells)])
+    ]
 
 
 @pytest.mark.parametrize("stem", LESSONS)
@@ -233,7 +307,9 @@ def test_every_section_heading_opens_its_cell(stem):
     """So that a section can end with a cell of its own: no `## ` heading in the middle of a cell."""
     for cell in lesson(stem).cells:
         if cell.cell_type == "markdown":
-            assert headings(cell.source) in ([], [0]), f"{stem}: a heading inside {cell.source[:60]!r}"
+            assert headings(cell.source) in ([], [0]), (
+                f"{stem}: a heading inside {cell.source[:60]!r}"
+            )
 
 
 @pytest.mark.parametrize("stem", LESSONS)
@@ -242,8 +318,9 @@ def test_every_section_ends_with_bilingual_key_points(stem):
     assert len(found) >= 5, stem
     for heading, cells in found:
         last = cells[-1]
-        assert last.cell_type == "markdown" and last.source.startswith(KEY_POINTS), \
+        assert last.cell_type == "markdown" and last.source.startswith(KEY_POINTS), (
             f"{stem}, {heading!r} does not end with its key points"
+        )
         bullets = [line[4:] for line in last.source.splitlines() if line.startswith("> - ")]
         english = [b for b in bullets if not CJK.search(b)]
         chinese = [b for b in bullets if CJK.search(b)]
@@ -255,29 +332,41 @@ def test_every_section_ends_with_bilingual_key_points(stem):
 
 @pytest.mark.parametrize("stem", LESSONS)
 def test_every_self_check_question_has_an_answer_in_both_languages(stem):
-    cells = [c for c in lesson(stem).cells if c.cell_type == "markdown" and "**Check yourself**" in c.source]
+    cells = [
+        c
+        for c in lesson(stem).cells
+        if c.cell_type == "markdown" and "**Check yourself**" in c.source
+    ]
     assert len(cells) == 1, stem
     text = cells[0].source.split("**Check yourself**", 1)[1]
-    parts = re.split(r"^\d+\. ", text, flags=re.M)[1:]   # each question with what follows it
+    parts = re.split(r"^\d+\. ", text, flags=re.M)[1:]  # each question with what follows it
     assert len(parts) >= 3, stem
     for number, part in enumerate(parts, 1):
         assert part.count(ANSWER) == 1, f"{stem}, question {number} has no answer"
         answer = part.split(ANSWER, 1)[1].split("</details>", 1)
         assert len(answer) == 2, f"{stem}, question {number}: the answer is not closed"
         paragraphs = [p.strip() for p in answer[0].split("\n\n") if p.strip()]
-        assert any(not CJK.search(p) and len(p.split()) >= 8 for p in paragraphs), f"{stem} {number}: English"
+        assert any(not CJK.search(p) and len(p.split()) >= 8 for p in paragraphs), (
+            f"{stem} {number}: English"
+        )
         assert any(len(CJK.findall(p)) >= 10 for p in paragraphs), f"{stem} {number}: Chinese"
 
 
 @pytest.mark.parametrize("stem", LESSONS)
 def test_every_lesson_asks_for_predictions_before_its_demos(stem):
     cells = lesson(stem).cells
-    prompts = [n for n, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(PREDICT)]
+    prompts = [
+        n for n, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith(PREDICT)
+    ]
     assert 2 <= len(prompts) <= 4, f"{stem} has {len(prompts)} prompts"
     for n in prompts:
-        assert n + 1 < len(cells) and cells[n + 1].cell_type == "code", f"{stem}: a prompt before no code"
+        assert n + 1 < len(cells) and cells[n + 1].cell_type == "code", (
+            f"{stem}: a prompt before no code"
+        )
         question = cells[n].source.split(PREDICT, 1)[1]
-        assert re.search(r"[A-Za-z]{3,}", question) and CJK.search(question), f"{stem}: English and Chinese"
+        assert re.search(r"[A-Za-z]{3,}", question) and CJK.search(question), (
+            f"{stem}: English and Chinese"
+        )
 
 
 def test_the_first_exchange_is_also_shown_with_curl_and_the_browser():
@@ -292,8 +381,11 @@ def test_the_first_exchange_is_also_shown_with_curl_and_the_browser():
 
 
 def readme_times() -> dict[str, int]:
-    rows = re.findall(r"^\| [^|]+ \| `(0\d_\w+)` \|.*\| (\d+) min(?: \+ lab)? \|[^|]*\|$",
-                      README.read_text(encoding="utf-8"), re.M)
+    rows = re.findall(
+        r"^\| [^|]+ \| `(0\d_\w+)` \|.*\| (\d+) min(?: \+ lab)? \|[^|]*\|$",
+        README.read_text(encoding="utf-8"),
+        re.M,
+    )
     return {stem: int(minutes) for stem, minutes in rows}
 
 
@@ -308,4 +400,8 @@ def test_the_time_in_each_introduction_is_the_readmes(stem):
 def test_the_readme_has_routes_for_windows_and_for_a_package_mirror():
     text = README.read_text(encoding="utf-8")
     assert "WSL2" in text and "wsl --install" in text and "fork()" in text
-    assert "PIP_INDEX_URL=" in text and "make lab" in text and "pip config set global.index-url" in text
+    assert (
+        "PIP_INDEX_URL=" in text
+        and "make lab" in text
+        and "pip config set global.index-url" in text
+    )

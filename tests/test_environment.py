@@ -12,7 +12,6 @@ import tomllib
 
 import pytest
 import requests
-
 from conftest import ROOT
 from kernels import isolated_env, stop_process_group
 
@@ -28,7 +27,9 @@ def normalise(requirement: str) -> tuple[str, str]:
 
 def test_pyproject_and_environment_yml_pin_the_same_packages():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_side = {normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    pip_side = {
+        normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]
+    }
     lines = (ROOT / "environment.yml").read_text().split("dependencies:", 1)[1].splitlines()
     conda_side = {normalise(line.strip()[2:]) for line in lines if line.strip().startswith("- ")}
     conda_side -= {("pip", ""), ("python", ">=3.11")}
@@ -47,7 +48,10 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
 
 def test_readme_has_binder_teachers_section_figures_block_and_its_images():
     readme = (ROOT / "README.md").read_text()
-    assert "[![Run on Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/" in readme
+    assert (
+        "[![Run on Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/"
+        in readme
+    )
     teachers = readme.split("## For teachers", 1)[1].split("\n## ", 1)[0]
     assert "(docs/jupyterhub.md)" in teachers and (ROOT / "docs" / "jupyterhub.md").exists()
     assert "<!-- bench:begin -->" in readme and "<!-- bench:end -->" in readme
@@ -85,16 +89,26 @@ def listening_addresses(port: int) -> set[str]:
 def test_make_lab_serves_jupyterlab_on_loopback_only(tmp_path):
     port, token = free_port(), "s2f-test-token"
     lab = subprocess.Popen(
-        ["make", "--no-print-directory", "lab",
-         f"LAB_ARGS=--no-browser --port={port} --ServerApp.token={token} --ServerApp.port_retries=0"],
-        cwd=ROOT, env=isolated_env(tmp_path), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            "make",
+            "--no-print-directory",
+            "lab",
+            f"LAB_ARGS=--no-browser --port={port} --ServerApp.token={token} --ServerApp.port_retries=0",
+        ],
+        cwd=ROOT,
+        env=isolated_env(tmp_path),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline, status = time.monotonic() + 120, None
         while time.monotonic() < deadline and lab.poll() is None:
             try:
-                status = requests.get(f"http://127.0.0.1:{port}/api/status",
-                                      params={"token": token}, timeout=2)
+                status = requests.get(
+                    f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=2
+                )
                 break
             except requests.ConnectionError:
                 time.sleep(0.5)

@@ -34,7 +34,8 @@ def submission(answers: dict[str, str]) -> str:
 
 PARTLY_WRONG = {  # q1 passes its visible tests, not the hidden one; q2 fails both
     "q1_answer": 'def parse_request_line(line):\n    return tuple((line.decode().split(" ") + ["", ""])[:3])\n',
-    "q2_answer": 'def status_line(code):\n    return f"HTTP/1.1 {code} OK\\n".encode()\n'}
+    "q2_answer": 'def status_line(code):\n    return f"HTTP/1.1 {code} OK\\n".encode()\n',
+}
 
 
 @pytest.mark.timeout(240)
@@ -42,14 +43,31 @@ def test_a_class_gets_per_lab_folders_feedback_a_summary_and_an_lms_csv(tmp_path
     for name, text in {"alice": submission({}), "bob": submission(PARTLY_WRONG)}.items():
         (tmp_path / "submitted" / name).mkdir(parents=True)
         (tmp_path / "submitted" / name / FIXTURE_LAB.name).write_text(text)
-    result = subprocess.run([sys.executable, "-m", "socket2flask.grading", "grade", "--lab", str(FIXTURE_LAB),
-                             *map(str, sorted(tmp_path.glob("submitted/*/*.ipynb"))), "--jobs", "2"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=220)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "socket2flask.grading",
+            "grade",
+            "--lab",
+            str(FIXTURE_LAB),
+            *map(str, sorted(tmp_path.glob("submitted/*/*.ipynb"))),
+            "--jobs",
+            "2",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
     assert result.returncode == 0, result.stderr
     out = tmp_path / "build" / "grades" / "00"
     with open(out / "gradebook.csv", newline="") as f:
         rows = {row["submission"]: row for row in csv.DictReader(f)}
-    assert {n: row["total"] for n, row in rows.items()} == {"alice": "3", "bob": "0"}  # names from folders
+    assert {n: row["total"] for n, row in rows.items()} == {
+        "alice": "3",
+        "bob": "0",
+    }  # names from folders
     assert (out / "lms.csv").read_text().splitlines() == ["student,points", "alice,3", "bob,0"]
     page = (out / "feedback" / "bob.html").read_text()
     assert "a hidden test of q1 failed: a line that is not a request line raises ValueError" in page
@@ -59,10 +77,16 @@ def test_a_class_gets_per_lab_folders_feedback_a_summary_and_an_lms_csv(tmp_path
     tests = report["questions"]["q1"]["tests"]
     assert [t["hidden"] for t in tests] == [False, False, True]
     assert "b'hello'" in tests[2]["hidden_message"]  # the teacher still sees why
-    student_facing = [page, rows["bob"]["reasons"], json.dumps(report["reasons"]),
-                      json.dumps([t["message"] for q in report["questions"].values() for t in q["tests"]])]
+    student_facing = [
+        page,
+        rows["bob"]["reasons"],
+        json.dumps(report["reasons"]),
+        json.dumps([t["message"] for q in report["questions"].values() for t in q["tests"]]),
+    ]
     for text in student_facing:  # the hidden tests' inputs and expected values
-        assert "hello" not in text and "404 Not Found" not in text and "input:    404" not in text, text
+        assert (
+            "hello" not in text and "404 Not Found" not in text and "input:    404" not in text
+        ), text
     summary = (out / "summary.md").read_text()
     assert "Total: mean 1.50, median 1.5 of 3 points. Statuses: ok 2." in summary
     assert "| q1 | Parse a request line | 1.00 of 2 | 50% |" in summary
@@ -72,8 +96,14 @@ def test_a_class_gets_per_lab_folders_feedback_a_summary_and_an_lms_csv(tmp_path
 def test_names_come_from_folders_when_the_file_has_the_lab_s_name():
     lab = "02_wsgi_lab.ipynb"
     assert grader.submission_names([Path("submitted/alice/02_wsgi_lab.ipynb")], lab) == ["alice"]
-    assert grader.submission_names([Path("a/alice/x.ipynb"), Path("a/bob/x.ipynb")], lab) == ["alice", "bob"]
-    assert grader.submission_names([Path("in/carol.ipynb"), Path("in/dan.ipynb")], lab) == ["carol", "dan"]
+    assert grader.submission_names([Path("a/alice/x.ipynb"), Path("a/bob/x.ipynb")], lab) == [
+        "alice",
+        "bob",
+    ]
+    assert grader.submission_names([Path("in/carol.ipynb"), Path("in/dan.ipynb")], lab) == [
+        "carol",
+        "dan",
+    ]
 
 
 GRADE_ONE = """import asyncio, resource, sys
@@ -91,10 +121,20 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, g.p
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(sys.platform == "win32", reason="resource.getrusage is POSIX")
 def test_printing_100_mb_leaves_the_grader_s_memory_flat(tmp_path):
-    (tmp_path / "s.ipynb").write_text(submission({"q1_answer": 'print("x" * 100_000_000)\n' + read(
-        FIXTURES / "submissions" / "correct.ipynb").cells[3].source}))
-    out = subprocess.run([sys.executable, "-c", GRADE_ONE, str(FIXTURE_LAB), str(tmp_path / "s.ipynb")],
-                         capture_output=True, text=True, timeout=110)
+    (tmp_path / "s.ipynb").write_text(
+        submission(
+            {
+                "q1_answer": 'print("x" * 100_000_000)\n'
+                + read(FIXTURES / "submissions" / "correct.ipynb").cells[3].source
+            }
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", GRADE_ONE, str(FIXTURE_LAB), str(tmp_path / "s.ipynb")],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
     growth_mb, q1, status = out.stdout.split()
     assert (float(q1), status) == (2.0, "ok"), out.stderr
     assert int(growth_mb) < 100, f"the grader grew by {growth_mb} MB"
@@ -105,10 +145,15 @@ def test_a_looping_cell_costs_its_timeout_and_little_more(tmp_path):
     scratch = [f"x{n} = {n}" for n in range(8)]  # later cells: each once cost nbclient's 4 s wait
     nb = read(FIXTURES / "submissions" / "correct.ipynb")
     from nbformat.v4 import new_code_cell
+
     nb.cells[2:2] = [new_code_cell("while True:\n    pass"), *map(new_code_cell, scratch)]
     (tmp_path / "loop.ipynb").write_text(dumps(nb))
     started = time.monotonic()
-    g = asyncio.run(grader.grade(tmp_path / "loop.ipynb", "loop", LAB, grader.Limits(cell=3, notebook=60, test=2)))
+    g = asyncio.run(
+        grader.grade(
+            tmp_path / "loop.ipynb", "loop", LAB, grader.Limits(cell=3, notebook=60, test=2)
+        )
+    )
     assert (g.points, g.status) == ({"q1": 2.0, "q2": 1.0}, "errors")
     assert g.reasons == ["timed out after 3 s in cell 3"]  # no row says errors without a reason
     assert time.monotonic() - started < 3 + 12, "generous: 3 s, kernel start and load"
@@ -117,9 +162,15 @@ def test_a_looping_cell_costs_its_timeout_and_little_more(tmp_path):
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_NPROC"), reason="no process limit on this OS")
 def test_a_submission_that_exhausts_threads_gets_a_plain_reason(tmp_path):
-    greedy = "import threading, time\nthreads = []\nwhile True:\n    threads.append(threading.Thread(" \
-             "target=time.sleep, args=(600,), daemon=True))\n    threads[-1].start()\n"
+    greedy = (
+        "import threading, time\nthreads = []\nwhile True:\n    threads.append(threading.Thread("
+        "target=time.sleep, args=(600,), daemon=True))\n    threads[-1].start()\n"
+    )
     (tmp_path / "greedy.ipynb").write_text(submission({"q1_answer": greedy}))
-    g = asyncio.run(grader.grade(tmp_path / "greedy.ipynb", "greedy", LAB, grader.Limits(cell=20, notebook=60)))
+    g = asyncio.run(
+        grader.grade(tmp_path / "greedy.ipynb", "greedy", LAB, grader.Limits(cell=20, notebook=60))
+    )
     assert g.status == "errors" and g.points["q1"] == 0.0
-    assert g.reasons[0] == "q1: cell 4 could not start a thread or process: too many at once", g.reasons
+    assert g.reasons[0] == "q1: cell 4 could not start a thread or process: too many at once", (
+        g.reasons
+    )

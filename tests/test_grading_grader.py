@@ -56,8 +56,14 @@ def execute_in_kernel(nb, folder: Path, monkeypatch) -> None:
         (folder / name).mkdir()
         monkeypatch.setenv(name, str(folder / name))
     km = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
-    LabClient(nb, km=km, timeout=30, startup_timeout=60, allow_errors=True,
-              resources={"metadata": {"path": str(folder)}}).execute()
+    LabClient(
+        nb,
+        km=km,
+        timeout=30,
+        startup_timeout=60,
+        allow_errors=True,
+        resources={"metadata": {"path": str(folder)}},
+    ).execute()
 
 
 def printed(cell) -> str:
@@ -71,9 +77,13 @@ def test_in_a_generated_lab_check_says_not_answered_yet(solution, tmp_path, monk
     execute_in_kernel(lab, tmp_path, monkeypatch)
     for cell in filter(is_test, lab.cells):
         assert "not answered yet" in printed(cell), printed(cell)
-        assert "Traceback" not in printed(cell) and not any(o.output_type == "error" for o in cell.outputs)
+        assert "Traceback" not in printed(cell) and not any(
+            o.output_type == "error" for o in cell.outputs
+        )
     for cell in filter(is_answer, lab.cells):  # an answer cell may only fail as a stub fails
-        assert all(o.ename == "NotImplementedError" for o in cell.outputs if o.output_type == "error")
+        assert all(
+            o.ename == "NotImplementedError" for o in cell.outputs if o.output_type == "error"
+        )
 
 
 @pytest.mark.timeout(180)
@@ -82,8 +92,11 @@ def test_the_solution_scores_full_marks_and_its_lab_zero_in_bounded_time(solutio
     lab = lab_notebook(read(solution), solution.name, hidden_tests=True)
     (tmp_path / "lab.ipynb").write_text(dumps(lab_notebook(read(solution), solution.name)))
     started = time.monotonic()
-    full, zero = asyncio.run(grader.grade_all({"solution": solution, "lab": tmp_path / "lab.ipynb"},
-                                              lab, QUICK, 2, lambda g: None))
+    full, zero = asyncio.run(
+        grader.grade_all(
+            {"solution": solution, "lab": tmp_path / "lab.ipynb"}, lab, QUICK, 2, lambda g: None
+        )
+    )
     assert time.monotonic() - started < 150
     top = {q.id: float(q.points) for q in questions(lab)}
     assert full.reasons == [], "\n".join(full.reasons)  # each failing test, whole
@@ -102,13 +115,36 @@ def test_broken_submissions_get_a_plain_reason_and_never_hurt_the_others(tmp_pat
     other.metadata["socket2flask"]["generated_from"] = "solutions/99_other_lab.ipynb"
     (folder / "wrong_lab.ipynb").write_text(dumps(other))
     (folder / "not_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "x = 1"')
-    (folder / "empty.ipynb").write_bytes(b"")  # these two are made here: no tool should find them in git
+    (folder / "empty.ipynb").write_bytes(
+        b""
+    )  # these two are made here: no tool should find them in git
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "socket2flask.grading", "grade", *sorted(map(str, folder.glob("*.ipynb"))),
-         "--lab", str(FIXTURE_LAB), "--out", str(tmp_path / "gradebook.csv"), "--json", str(tmp_path / "json"),
-         "--jobs", "2", "--cell-timeout", "3", "--test-timeout", "1", "--notebook-timeout", "60"],
-        capture_output=True, text=True, timeout=220)
+        [
+            sys.executable,
+            "-m",
+            "socket2flask.grading",
+            "grade",
+            *sorted(map(str, folder.glob("*.ipynb"))),
+            "--lab",
+            str(FIXTURE_LAB),
+            "--out",
+            str(tmp_path / "gradebook.csv"),
+            "--json",
+            str(tmp_path / "json"),
+            "--jobs",
+            "2",
+            "--cell-timeout",
+            "3",
+            "--test-timeout",
+            "1",
+            "--notebook-timeout",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed < 120, f"the batch took {elapsed:.0f} s"
@@ -118,18 +154,32 @@ def test_broken_submissions_get_a_plain_reason_and_never_hurt_the_others(tmp_pat
     assert rows.keys() == EXPECTED.keys()
     for name, (q1, q2, status, reason) in EXPECTED.items():
         row = rows[name]
-        assert (float(row["q1"]), float(row["q2"]), row["status"], row["max"]) == (q1, q2, status, "3"), row
+        assert (float(row["q1"]), float(row["q2"]), row["status"], row["max"]) == (
+            q1,
+            q2,
+            status,
+            "3",
+        ), row
         assert float(row["total"]) == q1 + q2
         assert row["reasons"].startswith(reason) if reason else row["reasons"] == "", row
         report = json.loads((tmp_path / "json" / f"{name}.json").read_text())
-        assert report["total"] == q1 + q2 and report["questions"]["q1"]["title"] == "Parse a request line"
-    timed_out = json.loads((tmp_path / "json" / "loop_in_tests.json").read_text())["questions"]["q1"]["tests"]
-    assert [t["status"] for t in timed_out] == ["timed out"] * 3  # visible and hidden tests both ran
+        assert (
+            report["total"] == q1 + q2
+            and report["questions"]["q1"]["title"] == "Parse a request line"
+        )
+    timed_out = json.loads((tmp_path / "json" / "loop_in_tests.json").read_text())["questions"][
+        "q1"
+    ]["tests"]
+    assert [t["status"] for t in timed_out] == [
+        "timed out"
+    ] * 3  # visible and hidden tests both ran
     assert not list(tmp_path.glob(".gradebook.csv.*")), "a temporary gradebook was left behind"
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no rlimits: only the time limits hold there")
+@pytest.mark.skipif(
+    sys.platform == "win32", reason="Windows has no rlimits: only the time limits hold there"
+)
 def test_kernels_run_under_memory_and_file_size_limits(tmp_path):
     nb = read(FIXTURES / "submissions" / "correct.ipynb")
     nb.cells[3].source = 'open("big.bin", "wb").write(b"x" * (3 << 20))\n' + nb.cells[3].source
@@ -139,7 +189,9 @@ def test_kernels_run_under_memory_and_file_size_limits(tmp_path):
     limits = grader.Limits(cell=10, notebook=60, test=5, memory_mb=768, file_mb=1)
     graded = asyncio.run(grader.grade(tmp_path / "greedy.ipynb", "greedy", lab, limits))
     assert graded.points == {"q1": 0.0, "q2": 0.0}
-    assert graded.reasons[0].startswith("q1: cell 4 raised OSError: [Errno 27] File too large"), graded.reasons
+    assert graded.reasons[0].startswith("q1: cell 4 raised OSError: [Errno 27] File too large"), (
+        graded.reasons
+    )
     assert graded.reasons[1].startswith("q2: cell 7 raised MemoryError"), graded.reasons
 
 
@@ -153,12 +205,17 @@ def test_a_grader_error_costs_one_row_and_the_exit_code(tmp_path, monkeypatch):
         return real_plan(lab, submission, qs)
 
     monkeypatch.setattr(grader, "_plan", plan)
-    (tmp_path / "odd.ipynb").write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, '
-                                        '"cells": [{"cell_type": "code", "source": "", "metadata": {}}]}')
+    (tmp_path / "odd.ipynb").write_text(
+        '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, '
+        '"cells": [{"cell_type": "code", "source": "", "metadata": {}}]}'
+    )
     lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
     subs = {"odd": tmp_path / "odd.ipynb", "correct": FIXTURES / "submissions" / "correct.ipynb"}
     odd, correct = asyncio.run(grader.grade_all(subs, lab, QUICK, 2, lambda g: None))
-    assert (odd.status, odd.reasons) == ("grader error", ["RuntimeError: simulated bug in the grader"])
+    assert (odd.status, odd.reasons) == (
+        "grader error",
+        ["RuntimeError: simulated bug in the grader"],
+    )
     assert correct.points == {"q1": 2.0, "q2": 1.0}
 
 
@@ -179,16 +236,30 @@ def test_deleted_setup_and_given_cells_are_put_back_where_the_lab_has_them(tmp_p
     from socket2flask.grading.notebook import grading
 
     solution = read(FIXTURE_LAB)
-    tools = {"grade": False, "grade_id": "tools", "locked": True, "schema_version": 3, "solution": False}
-    solution.cells.insert(2, new_code_cell("def shout(text):\n    return text.upper()",
-                                           metadata={"nbgrader": tools}))
+    tools = {
+        "grade": False,
+        "grade_id": "tools",
+        "locked": True,
+        "schema_version": 3,
+        "solution": False,
+    }
+    solution.cells.insert(
+        2, new_code_cell("def shout(text):\n    return text.upper()", metadata={"nbgrader": tools})
+    )
     q1_tests = next(c for c in solution.cells if grading(c).get("grade_id") == "q1")
     q1_tests.source = q1_tests.source.replace(
-        "def test_simple_get():", 'def test_tools_given():\n    assert shout("a") == "A"\n\n\ndef test_simple_get():', 1)
+        "def test_simple_get():",
+        'def test_tools_given():\n    assert shout("a") == "A"\n\n\ndef test_simple_get():',
+        1,
+    )
     lab = lab_notebook(solution, FIXTURE_LAB.name, hidden_tests=True)
-    solution.cells = [c for c in solution.cells if grading(c).get("grade_id") not in ("setup", "tools")]
+    solution.cells = [
+        c for c in solution.cells if grading(c).get("grade_id") not in ("setup", "tools")
+    ]
     (tmp_path / "pruned.ipynb").write_text(dumps(solution))
-    graded = asyncio.run(grader.grade(tmp_path / "pruned.ipynb", "pruned", lab, grader.Limits(notebook=60)))
+    graded = asyncio.run(
+        grader.grade(tmp_path / "pruned.ipynb", "pruned", lab, grader.Limits(notebook=60))
+    )
     assert graded.points == {"q1": 2.0, "q2": 1.0}, graded.reasons
 
 
@@ -203,15 +274,33 @@ def test_test_cells_run_after_their_answers_whatever_the_submission_did_to_its_c
     correct = read(FIXTURES / "submissions" / "correct.ipynb")
     by_id = {grading(c).get("grade_id"): c for c in correct.cells}
     scratch = [new_code_cell("x = 1  # trying something"), new_markdown_cell("my notes")]
-    shuffled = [by_id["setup"], *scratch, by_id["q2_answer"], *scratch, by_id["q1_answer"], *scratch]
-    cases = {"no_tests": [c for c in correct.cells if grading(c).get("grade_id") not in ("q1", "q2")],
-             "shuffled": shuffled,
-             "tests_first": [by_id["setup"], by_id["q1"], by_id["q2"], by_id["q1_answer"], by_id["q2_answer"]]}
+    shuffled = [
+        by_id["setup"],
+        *scratch,
+        by_id["q2_answer"],
+        *scratch,
+        by_id["q1_answer"],
+        *scratch,
+    ]
+    cases = {
+        "no_tests": [c for c in correct.cells if grading(c).get("grade_id") not in ("q1", "q2")],
+        "shuffled": shuffled,
+        "tests_first": [
+            by_id["setup"],
+            by_id["q1"],
+            by_id["q2"],
+            by_id["q1_answer"],
+            by_id["q2_answer"],
+        ],
+    }
     for name, cells in cases.items():
         correct.cells = cells
         (tmp_path / f"{name}.ipynb").write_text(dumps(correct))
     lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
     subs = {name: tmp_path / f"{name}.ipynb" for name in cases}
     for graded in asyncio.run(grader.grade_all(subs, lab, QUICK, 2, lambda g: None)):
-        assert (graded.name, graded.points, graded.status) == (graded.name, {"q1": 2.0, "q2": 1.0}, "ok"), \
-            graded.reasons
+        assert (graded.name, graded.points, graded.status) == (
+            graded.name,
+            {"q1": 2.0, "q2": 1.0},
+            "ok",
+        ), graded.reasons

@@ -18,37 +18,61 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_output
 
-from socket2flask.grading.labs import find_lab, lab_notebook, sync_labs, write_bundle
+from socket2flask.grading.labs import find_lab, lab_notebook, sync_labs
 from socket2flask.grading.notebook import (
-    BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, LabError, is_test, loads, problems, questions, read,
-    strip_hidden, stub_answer,
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    LabError,
+    is_test,
+    loads,
+    problems,
+    questions,
+    read,
+    strip_hidden,
+    stub_answer,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 GRADING = ROOT / "src" / "socket2flask" / "grading"
 # Each pair: a solutions folder and the labs folder generated from it.
-FOLDERS = [pytest.param(ROOT / "solutions", ROOT / "labs", id="course"),
-           pytest.param(FIXTURES / "solutions", FIXTURES / "labs", id="fixture")]
+FOLDERS = [
+    pytest.param(ROOT / "solutions", ROOT / "labs", id="course"),
+    pytest.param(FIXTURES / "solutions", FIXTURES / "labs", id="fixture"),
+]
 FIXTURE_LAB = FIXTURES / "solutions" / "00_request_lines_lab.ipynb"
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "socket2flask.grading", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "socket2flask.grading", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.timeout(10)
 def test_stub_replaces_each_solution_at_its_indentation():
     source = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\nY = 2"
-    assert stub_answer(source) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nY = 2"
+    assert (
+        stub_answer(source)
+        == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nY = 2"
+    )
 
 
 @pytest.mark.timeout(10)
 def test_a_question_can_name_its_own_stub():
-    source = ("def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
-              "    ### STUB y = x  # start here\n    ### STUB raise NotImplementedError('add one')")
-    assert stub_answer(source) == "def f(x):\n    y = x  # start here\n    raise NotImplementedError('add one')"
+    source = (
+        "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+        "    ### STUB y = x  # start here\n    ### STUB raise NotImplementedError('add one')"
+    )
+    assert (
+        stub_answer(source)
+        == "def f(x):\n    y = x  # start here\n    raise NotImplementedError('add one')"
+    )
 
 
 @pytest.mark.timeout(10)
@@ -64,23 +88,53 @@ def _broken(mutate) -> list[str]:
 
 
 @pytest.mark.timeout(10)
-@pytest.mark.parametrize("mutate, complaint", [
-    (lambda cells: cells[3].update(source="def f():\n    return 1"), "needs '### BEGIN SOLUTION'"),
-    (lambda cells: cells[3].update(source=cells[3].source.replace("### END SOLUTION", "")), "never closed"),
-    (lambda cells: cells[6].update(source=cells[6].source.replace("NotImplementedError", "ValueError")),
-     "must raise NotImplementedError"),
-    (lambda cells: cells[4].metadata.nbgrader.update(grade_id="q2"), "is used twice"),
-    (lambda cells: cells[4].metadata.nbgrader.update(grade_id="q 1"), "letters, digits"),
-    (lambda cells: cells[4].metadata.nbgrader.pop("points"), "points > 0"),
-    (lambda cells: cells[4].metadata.nbgrader.update(locked=False), "locked=True"),
-    (lambda cells: cells[4].metadata.nbgrader.update(schema_version=2), "schema_version must be 3"),
-    (lambda cells: cells[4].metadata.pop("socket2flask"), "socket2flask.title"),
-    (lambda cells: cells[4].update(source=cells[4].source.replace('check("q1")', 'check("q2")')), "check('q1')"),
-    (lambda cells: cells[7].update(source=cells[7].source.replace("def test_ok", "def ok")), "no visible test"),
-    (lambda cells: cells[1].update(source="### BEGIN SOLUTION\nx = 1\n### END SOLUTION"), "no place in a locked"),
-    (lambda cells: cells[9].update(source=f"{BEGIN_HIDDEN}\n{END_HIDDEN}"), "no nbgrader metadata"),
-    (lambda cells: cells[0].pop("id"), "no cell id"),
-])
+@pytest.mark.parametrize(
+    "mutate, complaint",
+    [
+        (
+            lambda cells: cells[3].update(source="def f():\n    return 1"),
+            "needs '### BEGIN SOLUTION'",
+        ),
+        (
+            lambda cells: cells[3].update(source=cells[3].source.replace("### END SOLUTION", "")),
+            "never closed",
+        ),
+        (
+            lambda cells: cells[6].update(
+                source=cells[6].source.replace("NotImplementedError", "ValueError")
+            ),
+            "must raise NotImplementedError",
+        ),
+        (lambda cells: cells[4].metadata.nbgrader.update(grade_id="q2"), "is used twice"),
+        (lambda cells: cells[4].metadata.nbgrader.update(grade_id="q 1"), "letters, digits"),
+        (lambda cells: cells[4].metadata.nbgrader.pop("points"), "points > 0"),
+        (lambda cells: cells[4].metadata.nbgrader.update(locked=False), "locked=True"),
+        (
+            lambda cells: cells[4].metadata.nbgrader.update(schema_version=2),
+            "schema_version must be 3",
+        ),
+        (lambda cells: cells[4].metadata.pop("socket2flask"), "socket2flask.title"),
+        (
+            lambda cells: cells[4].update(
+                source=cells[4].source.replace('check("q1")', 'check("q2")')
+            ),
+            "check('q1')",
+        ),
+        (
+            lambda cells: cells[7].update(source=cells[7].source.replace("def test_ok", "def ok")),
+            "no visible test",
+        ),
+        (
+            lambda cells: cells[1].update(source="### BEGIN SOLUTION\nx = 1\n### END SOLUTION"),
+            "no place in a locked",
+        ),
+        (
+            lambda cells: cells[9].update(source=f"{BEGIN_HIDDEN}\n{END_HIDDEN}"),
+            "no nbgrader metadata",
+        ),
+        (lambda cells: cells[0].pop("id"), "no cell id"),
+    ],
+)
 def test_problems_name_the_cell_and_the_fix(mutate, complaint):
     found = _broken(mutate)
     assert any(complaint in line for line in found), found
@@ -92,13 +146,20 @@ def test_the_fixture_lab_is_well_formed_and_its_questions_are_found():
     nb = read(FIXTURE_LAB)
     assert problems(nb) == []
     assert [(q.id, q.points, q.title, q.answer_cells) for q in questions(nb)] == [
-        ("q1", 2, "Parse a request line", [3]), ("q2", 1, "Build a status line", [6])]
+        ("q1", 2, "Parse a request line", [3]),
+        ("q2", 1, "Build a status line", [6]),
+    ]
     with pytest.raises(LabError, match="breaks the lab format"):
-        lab_notebook(loads('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}'), "x_lab.ipynb")
+        lab_notebook(
+            loads('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}'),
+            "x_lab.ipynb",
+        )
 
 
 @pytest.mark.timeout(10)
-@pytest.mark.parametrize("text", ["", "{", "[]", '{"cells": 3, "nbformat": 4}', '{"cells": [1], "nbformat": 4}'])
+@pytest.mark.parametrize(
+    "text", ["", "{", "[]", '{"cells": 3, "nbformat": 4}', '{"cells": [1], "nbformat": 4}']
+)
 def test_loads_refuses_what_is_not_a_notebook(text):
     with pytest.raises(ValueError):
         loads(text)
@@ -117,7 +178,9 @@ def test_hidden_tests_and_answers_appear_nowhere_under_labs(solutions, labs):
     for path in sorted(solutions.glob("*_lab.ipynb")):
         for cell in filter(is_test, read(path).cells):
             hidden = set(re.findall(r"^def (test_\w+)", cell.source, re.M))
-            hidden_names |= hidden - set(re.findall(r"^def (test_\w+)", strip_hidden(cell.source), re.M))
+            hidden_names |= hidden - set(
+                re.findall(r"^def (test_\w+)", strip_hidden(cell.source), re.M)
+            )
     for path in sorted(labs.rglob("*")) if labs.is_dir() else []:
         if path.is_file():
             text = path.read_text(encoding="utf-8")
@@ -173,10 +236,18 @@ def test_the_bundle_keeps_hidden_tests_but_no_answers_and_no_outputs(tmp_path):
     assert result.returncode == 0, result.stderr
     bundle = read(tmp_path / "build" / "grader" / FIXTURE_LAB.name)
     text = (tmp_path / "build" / "grader" / FIXTURE_LAB.name).read_text()
-    assert "def test_rejects_garbage" in text and BEGIN_SOLUTION not in text and "old output" not in text
+    assert (
+        "def test_rejects_garbage" in text
+        and BEGIN_SOLUTION not in text
+        and "old output" not in text
+    )
     assert all(not c.get("outputs") for c in bundle.cells)
-    assert find_lab("0", tmp_path / "build" / "grader", tmp_path / "solutions").parent.name == "grader"
-    graded = cli("grade", str(FIXTURES / "submissions" / "correct.ipynb"), "--lab", "0", cwd=tmp_path)
+    assert (
+        find_lab("0", tmp_path / "build" / "grader", tmp_path / "solutions").parent.name == "grader"
+    )
+    graded = cli(
+        "grade", str(FIXTURES / "submissions" / "correct.ipynb"), "--lab", "0", cwd=tmp_path
+    )
     assert graded.returncode == 0, graded.stderr  # graded from the bundle, by the lab's number
     assert "correct: 3 of 3 (ok" in graded.stderr
     with pytest.raises(LabError):
@@ -199,13 +270,19 @@ def test_grading_is_a_wing_of_its_own_within_its_size_budget():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
                 name = ("." * node.level) + (node.module or "")
-                assert not re.match(r"(socket2flask\.|\.\.)(servers|probe|plots|wire|httpclient)", name), path
+                assert not re.match(
+                    r"(socket2flask\.|\.\.)(servers|probe|plots|wire|httpclient)", name
+                ), path
             if isinstance(node, ast.Import):
-                assert not any(a.name.startswith("socket2flask.") and ".grading" not in a.name for a in node.names)
+                assert not any(
+                    a.name.startswith("socket2flask.") and ".grading" not in a.name
+                    for a in node.names
+                )
     # 800 lines at first. Then: labclient (JupyterLab's protocol), check()'s diffs, points and
     # uses= (issue 14), and for a grader teachers can trust (issue 15) the sandbox, raising for
-    # nbgrader, tamper checks, feedback and class tools: 1,350, still no module over 300.
-    assert sum(sizes.values()) <= 1350 and max(sizes.values()) <= 300, sizes
+    # nbgrader, tamper checks, feedback and class tools: 1,350, no module over 300; ruff's format
+    # (issue 19: a line per argument where a call does not fit in 100 columns): 1,700 and 400.
+    assert sum(sizes.values()) <= 1700 and max(sizes.values()) <= 400, sizes
 
 
 @pytest.mark.timeout(10)

@@ -10,8 +10,8 @@ import subprocess
 import uuid
 
 import pytest
-
 from conftest import ROOT
+
 from socket2flask.grading import gradebook, grader, sandbox
 from socket2flask.grading.labs import lab_notebook
 from socket2flask.grading.notebook import dumps, grading, questions, read
@@ -19,8 +19,10 @@ from socket2flask.grading.notebook import dumps, grading, questions, read
 FIXTURE_LAB = ROOT / "tests" / "fixtures" / "grading" / "solutions" / "00_request_lines_lab.ipynb"
 CORRECT = ROOT / "tests" / "fixtures" / "grading" / "submissions" / "correct.ipynb"
 LIMITS = grader.Limits(cell=20, notebook=90, test=5, hidden=(ROOT / "solutions", ROOT / "build"))
-needs_bwrap = pytest.mark.skipif(not sandbox.available(), reason="bwrap is not installed "
-                                 "(apt-get install bubblewrap; .ci/run installs it)")
+needs_bwrap = pytest.mark.skipif(
+    not sandbox.available(),
+    reason="bwrap is not installed (apt-get install bubblewrap; .ci/run installs it)",
+)
 
 
 def graded_with(tmp_path, prologue: str) -> grader.Grade:
@@ -38,7 +40,7 @@ def graded_with(tmp_path, prologue: str) -> grader.Grade:
 def test_a_submission_searching_the_disk_finds_no_hidden_test(tmp_path):
     assert b"def test_rejects_garbage" in FIXTURE_LAB.read_bytes()  # it is there, outside
     # The needle: a hidden test's name, spelled backwards here so that this code does not hold it.
-    search = f'''
+    search = f"""
 import os
 needle, found = "sgabrag_stcejer_tset"[::-1].encode(), []
 for top in ({str(ROOT)!r}, os.path.expanduser("~"), "/tmp", os.getcwd()):
@@ -52,10 +54,13 @@ for top in ({str(ROOT)!r}, os.path.expanduser("~"), "/tmp", os.getcwd()):
             except OSError:
                 pass
 assert not found, "FOUND " + repr(found[:3])
-'''
+"""
     graded = graded_with(tmp_path, search)
-    assert (graded.points, graded.status, graded.sandboxed) == ({"q1": 2.0, "q2": 1.0}, "ok", True), \
-        graded.reasons
+    assert (graded.points, graded.status, graded.sandboxed) == (
+        {"q1": 2.0, "q2": 1.0},
+        "ok",
+        True,
+    ), graded.reasons
 
 
 @needs_bwrap
@@ -63,7 +68,7 @@ assert not found, "FOUND " + repr(found[:3])
 def test_a_submission_reaches_no_network_but_its_own_loopback(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as outside:  # a server of the grader's machine
         port = outside.getsockname()[1]
-        probe = f'''
+        probe = f"""
 import socket
 mine = socket.create_server(("127.0.0.1", 0))  # its own loopback works: labs start servers
 socket.create_connection(mine.getsockname(), timeout=2).close()
@@ -72,7 +77,7 @@ try:
     raise AssertionError("REACHED the grader's loopback")
 except ConnectionRefusedError:
     pass
-'''
+"""
         graded = graded_with(tmp_path, probe)
     assert (graded.points, graded.status) == ({"q1": 2.0, "q2": 1.0}, "ok"), graded.reasons
 
@@ -81,11 +86,11 @@ except ConnectionRefusedError:
 @pytest.mark.timeout(120)
 def test_a_detached_child_process_is_gone_when_grading_ends(tmp_path):
     marker = f"s2f-detached-{uuid.uuid4().hex}"
-    start = f'''
+    start = f"""
 import subprocess, sys
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", {marker!r}],
                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-'''
+"""
     graded = graded_with(tmp_path, start)
     assert graded.status == "ok", graded.reasons
     left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
@@ -93,7 +98,9 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", {marker!
 
 
 @pytest.mark.timeout(120)
-def test_without_bwrap_grading_still_runs_and_the_gradebook_says_not_sandboxed(tmp_path, monkeypatch):
+def test_without_bwrap_grading_still_runs_and_the_gradebook_says_not_sandboxed(
+    tmp_path, monkeypatch
+):
     monkeypatch.setattr(sandbox, "available", lambda: False)
     graded = graded_with(tmp_path, "")
     assert (graded.points, graded.sandboxed) == ({"q1": 2.0, "q2": 1.0}, False)
@@ -104,12 +111,12 @@ def test_without_bwrap_grading_still_runs_and_the_gradebook_says_not_sandboxed(t
 
 
 FORGERIES = {
-    "patches_the_checking_module": '''
+    "patches_the_checking_module": """
 import sys
 checking = sys.modules["socket2flask.grading.check"]
 checking._run = lambda test, seconds: checking.Outcome("forged", checking.PASSED)
-''',
-    "rewrites_results_on_their_way_out": '''
+""",
+    "rewrites_results_on_their_way_out": """
 shell = get_ipython()
 sent = shell.display_pub.publish
 def publish(data, *args, **kwargs):
@@ -120,11 +127,11 @@ def publish(data, *args, **kwargs):
             result["signs"] = []
     return sent(data, *args, **kwargs)
 shell.display_pub.publish = publish
-''',
-    "records_every_cell_it_sees": '''
+""",
+    "records_every_cell_it_sees": """
 seen = []
 get_ipython().events.register("pre_run_cell", lambda info: seen.append(info.raw_cell))
-''',
+""",
 }
 
 
@@ -142,8 +149,9 @@ def test_forgeries_on_a_blank_lab_never_give_status_ok_with_points(tmp_path):
     grades = asyncio.run(grader.grade_all(subs, lab, LIMITS, 2, lambda g: None))
     for graded in grades:
         assert graded.status == "suspicious", (graded.name, graded.status, graded.reasons)
-        assert not any("rejects_garbage" in reason or "rejects garbage" in reason
-                       for reason in graded.reasons), graded.reasons  # no hidden test's name
+        assert not any(
+            "rejects_garbage" in reason or "rejects garbage" in reason for reason in graded.reasons
+        ), graded.reasons  # no hidden test's name
     reasons = {g.name: " ".join(g.reasons) for g in grades}
     assert "socket2flask.grading.check._run was changed" in reasons["patches_the_checking_module"]
     assert "publish was replaced" in reasons["rewrites_results_on_their_way_out"]

@@ -9,9 +9,9 @@ benchmarks/bench_08_hostile.py runs the same corpus against gunicorn, waitress a
 from __future__ import annotations
 
 import pytest
-
 from conftest import load_answers
 from hostile_requests import CASES, SLOW, conformant, matches, run_all, starved
+
 from socket2flask.servers import serve
 
 
@@ -22,8 +22,21 @@ def test_the_corpus_is_large_and_says_where_the_rfc_says_it():
         assert case.section.startswith("RFC "), case.name
         assert case.expected in ("2xx", "4xx", "400", "501", "505", "close"), case.name
     names = " ".join(case.name for case in CASES)
-    for needed in ("CL.TE", "TE.CL", "xchunked", "obs-fold", "chunk size +5", "without Host", "two Host",
-                   "userinfo", "space before the colon", "NUL", "HTTP/2.0", "slowloris", "slow body"):
+    for needed in (
+        "CL.TE",
+        "TE.CL",
+        "xchunked",
+        "obs-fold",
+        "chunk size +5",
+        "without Host",
+        "two Host",
+        "userinfo",
+        "space before the colon",
+        "NUL",
+        "HTTP/2.0",
+        "slowloris",
+        "slow body",
+    ):
         assert needed in names, needed
 
 
@@ -31,24 +44,33 @@ def step1_server(**limits: float):
     """The lab-01 reference server with an app that answers 200 and the body's length."""
     answers = load_answers("01_raw_socket_lab")
     answers.update(limits)  # the answers read their limits from their module's globals
+
     def app(request):
         return 200, [("Content-Type", "text/plain")], b"ok %d" % len(request.body)
+
     return serve(answers["make_handler"](app), kind="socket", name="hostile step 1")
 
 
 def step2_server():
     """The lab-02 reference WSGI server (its given step-1 reader) with a trivial WSGI app."""
     answers = load_answers("02_wsgi_lab")
+
     def app(environ, start_response):
         body = b"ok %d" % len(environ["wsgi.input"].read())
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        )
         return [body]
+
     return serve(answers["make_handler"](app), kind="socket", name="hostile step 2")
 
 
 def wrong(outcomes: dict, cases) -> list[str]:
-    return [f"{case.name} ({case.section}): expected {case.expected}, got {outcomes[case.name]!r}"
-            for case in cases if not matches(outcomes[case.name], case.expected)]
+    return [
+        f"{case.name} ({case.section}): expected {case.expected}, got {outcomes[case.name]!r}"
+        for case in cases
+        if not matches(outcomes[case.name], case.expected)
+    ]
 
 
 @pytest.mark.timeout(120)

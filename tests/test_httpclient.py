@@ -46,8 +46,10 @@ def test_content_length_body_and_headers():
 
 
 def test_chunked_body_with_extensions_and_trailers():
-    raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-           b"4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n")
+    raw = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n"
+    )
     [response], _ = fetch(raw)
     assert response.body == b"Wikipedia in \r\n\r\nchunks."
 
@@ -65,7 +67,9 @@ def test_head_and_204_have_no_body_even_with_a_length():
 
 
 def test_interim_100_continue_is_skipped():
-    [response], _ = fetch(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    [response], _ = fetch(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    )
     assert (response.status, response.body) == (200, b"ok")
 
 
@@ -81,15 +85,18 @@ def test_reconnects_after_connection_close():
     assert [r.body for r in responses] == [b"ok"] * 3 and len(connections) == 3
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"HTTP/2 200 OK\r\n\r\n", "bad status line"),
-    (b"HTTP/1.1 2000 OK\r\n\r\n", "bad status line"),
-    (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "bad Content-Length"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "closed after 5 of 10"),
-    (b"HTTP/1.1 200 OK\r\n", "closed before a complete response head"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"HTTP/2 200 OK\r\n\r\n", "bad status line"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "bad status line"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "bad Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "closed after 5 of 10"),
+        (b"HTTP/1.1 200 OK\r\n", "closed before a complete response head"),
+    ],
+)
 def test_malformed_responses_raise_protocol_error(raw, message):
     with pytest.raises(ProtocolError, match=message):
         fetch(raw, close_after=True)
@@ -108,5 +115,6 @@ def test_a_silent_server_times_out():
 
 def test_build_request_is_exact_bytes():
     assert build_request("POST", "/x?a=1", "h:1", {"X-Y": "z"}, b"hi") == (
-        b"POST /x?a=1 HTTP/1.1\r\nHost: h:1\r\nX-Y: z\r\nContent-Length: 2\r\n\r\nhi")
+        b"POST /x?a=1 HTTP/1.1\r\nHost: h:1\r\nX-Y: z\r\nContent-Length: 2\r\n\r\nhi"
+    )
     assert build_request("GET", "/", "h:1") == b"GET / HTTP/1.1\r\nHost: h:1\r\n\r\n"

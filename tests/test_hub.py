@@ -11,11 +11,11 @@ import time
 
 import pytest
 import requests
-
 from conftest import hello_app
 from kernels import isolated_env, stop_process_group
-from socket2flask.servers import serve
 from test_environment import free_port
+
+from socket2flask.servers import serve
 
 PREFIX = "/user/ada/"
 
@@ -25,7 +25,9 @@ def redirecting_app(environ, start_response):
     if environ["PATH_INFO"] == "/go":
         start_response("302 Found", [("Location", "/landed"), ("Content-Length", "0")])
         return [b""]
-    body = f"{environ['PATH_INFO']}?{environ['QUERY_STRING']} {environ.get('HTTP_X_FORWARDED_PREFIX')}"
+    body = (
+        f"{environ['PATH_INFO']}?{environ['QUERY_STRING']} {environ.get('HTTP_X_FORWARDED_PREFIX')}"
+    )
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body.encode()]
 
@@ -34,13 +36,28 @@ def redirecting_app(environ, start_response):
 def hub_server(tmp_path):
     """A jupyter server as a hub spawns one for a user: base URL /user/ada/, a token."""
     port, token = free_port(), "hub-test-token"
-    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", "--ServerApp.port_retries=0", f"--ServerApp.base_url={PREFIX}",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.base_url={PREFIX}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+    ]
     if os.geteuid() == 0:
         command.append("--allow-root")
-    process = subprocess.Popen(command, env=isolated_env(tmp_path), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        env=isolated_env(tmp_path),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     session = requests.Session()
     session.headers["Authorization"] = f"token {token}"
     origin = f"http://127.0.0.1:{port}"
@@ -52,7 +69,9 @@ def hub_server(tmp_path):
                     break
             except requests.ConnectionError:
                 pass
-            assert time.monotonic() < deadline and process.poll() is None, "jupyter server did not start"
+            assert time.monotonic() < deadline and process.poll() is None, (
+                "jupyter server did not start"
+            )
             time.sleep(0.3)
         yield origin, session
     finally:

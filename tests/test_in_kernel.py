@@ -7,7 +7,6 @@ import textwrap
 
 import nbformat
 import pytest
-
 from kernels import execute_notebook, kernel, leaks, run_code, text_of
 
 SERVE_CELL = textwrap.dedent("""
@@ -53,10 +52,13 @@ def test_two_servers_in_one_cell_both_answer_and_a_rerun_replaces_both(tmp_path,
         assert "answers: ['ok', 'ok']" in first and "running: 2" in first, first
         assert "answers: ['ok', 'ok']" in second, second
         assert f"running: {2 if cell_ids else 4}" in second, second
-        still_open = run_code(client, "import socket\nfor port in %s:\n"
-                                      "    try: socket.create_connection(('127.0.0.1', port), 1)"
-                                      ".close(); print('open', port)\n"
-                                      "    except OSError: print('closed', port)" % ports)
+        still_open = run_code(
+            client,
+            f"import socket\nfor port in {ports}:\n"
+            "    try: socket.create_connection(('127.0.0.1', port), 1)"
+            ".close(); print('open', port)\n"
+            "    except OSError: print('closed', port)",
+        )
         expected = "closed" if cell_ids else "open"
         assert text_of(still_open).split().count(expected) == 2, text_of(still_open)
         run_code(client, "from socket2flask.servers import stop_all; stop_all()")
@@ -77,18 +79,24 @@ def test_listening_sockets_do_not_pile_up_under_reruns(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_app_error_shows_in_the_requesting_cell_and_check_raises(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell(textwrap.dedent("""
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                textwrap.dedent("""
             import requests
             from socket2flask.servers import serve
             def broken(environ, start_response):
                 raise LookupError("a bug in the app")
             server = serve(broken)
-        """)),
-        nbformat.v4.new_code_cell("print('status', requests.get(server.url, timeout=5).status_code)"),
-        nbformat.v4.new_code_cell("server.check()", metadata={"tags": ["raises-exception"]}),
-        nbformat.v4.new_code_cell("server.stop()"),
-    ])
+        """)
+            ),
+            nbformat.v4.new_code_cell(
+                "print('status', requests.get(server.url, timeout=5).status_code)"
+            ),
+            nbformat.v4.new_code_cell("server.check()", metadata={"tags": ["raises-exception"]}),
+            nbformat.v4.new_code_cell("server.stop()"),
+        ]
+    )
     path = tmp_path / "error.ipynb"
     nbformat.write(nb, path)
     _, found, executed = execute_notebook(path, tmp_path / "kernel")
@@ -97,19 +105,28 @@ def test_app_error_shows_in_the_requesting_cell_and_check_raises(tmp_path):
     assert "LookupError: a bug in the app" in stderr and "Traceback" in stderr
     assert "status 500" in text_of(request_cell.outputs)
     errors = [o for o in check_cell.outputs if o["output_type"] == "error"]
-    assert errors and errors[0]["ename"] == "ServerError" and "a bug in the app" in errors[0]["evalue"]
+    assert (
+        errors and errors[0]["ename"] == "ServerError" and "a bug in the app" in errors[0]["evalue"]
+    )
     assert not found
 
 
 @pytest.mark.timeout(120)
 def test_show_links_to_the_browser_url_and_renders_the_page_inline(tmp_path):
     with kernel(tmp_path, tmp_path) as client:
-        run_code(client, SERVE_CELL.replace('"2"', '"23"').replace('b"ok"', 'b"<h1>it &amp; works</h1>"'))
-        shown = run_code(client, "import os; os.environ['JUPYTERHUB_SERVICE_PREFIX'] = '/user/x/'\n"
-                                 "server.show('/page')")
+        run_code(
+            client, SERVE_CELL.replace('"2"', '"23"').replace('b"ok"', 'b"<h1>it &amp; works</h1>"')
+        )
+        shown = run_code(
+            client,
+            "import os; os.environ['JUPYTERHUB_SERVICE_PREFIX'] = '/user/x/'\nserver.show('/page')",
+        )
         page = shown[0]["data"]["text/html"]
         port = text_of(run_code(client, "print(server.port)")).strip()
         assert f'href="/user/x/proxy/{port}/page"' in page
-        assert f'srcdoc="&lt;base href=&quot;/user/x/proxy/{port}/&quot;&gt;&lt;h1&gt;it &amp;amp; works&lt;/h1&gt;"' in page
+        assert (
+            f'srcdoc="&lt;base href=&quot;/user/x/proxy/{port}/&quot;&gt;&lt;h1&gt;it &amp;amp; works&lt;/h1&gt;"'
+            in page
+        )
         assert "sandbox" in page
         run_code(client, "server.stop()")

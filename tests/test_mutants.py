@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 from mutants import mutated
+
 from socket2flask.grading import grader
 from socket2flask.grading.labs import lab_notebook
 from socket2flask.grading.notebook import dumps, questions, read
 
-LABS = sorted(path.stem.removeprefix("lab") for path in (ROOT / "tests" / "mutants").glob("lab*.py"))
+LABS = sorted(
+    path.stem.removeprefix("lab") for path in (ROOT / "tests" / "mutants").glob("lab*.py")
+)
 LIMITS = grader.Limits(cell=30, notebook=240)
 
 
@@ -45,11 +46,15 @@ def test_no_mutant_loses_points_that_its_visible_checks_did_not_show(number, tmp
     problems = _problems(mutants, submissions, visible_lab, graded_lab, top)
     if problems:  # lab 05 measures throughput: a violation must happen again to count
         again = {name: submissions[name] for name in problems}
-        problems = _problems([m for m in mutants if m.name in again], again, visible_lab, graded_lab, top)
+        problems = _problems(
+            [m for m in mutants if m.name in again], again, visible_lab, graded_lab, top
+        )
     assert not problems, "\n".join(problems.values())
 
 
-def _problems(mutants: list, submissions: dict, visible_lab, graded_lab, top: dict) -> dict[str, str]:
+def _problems(
+    mutants: list, submissions: dict, visible_lab, graded_lab, top: dict
+) -> dict[str, str]:
     """Each mutant that loses nothing, or loses at grading a question its visible checks passed."""
     visible = asyncio.run(grader.grade_all(submissions, visible_lab, LIMITS, 2, lambda g: None))
     graded = asyncio.run(grader.grade_all(submissions, graded_lab, LIMITS, 2, lambda g: None))
@@ -59,6 +64,8 @@ def _problems(mutants: list, submissions: dict, visible_lab, graded_lab, top: di
             problems[mutant.name] = f"{mutant.name}: loses no points at grading ({mutant.why})"
         elif hidden_only := lost(grade, top) - lost(seen, top):
             reasons = [r for r in grade.reasons if r.split(":")[0] in hidden_only]
-            problems[mutant.name] = (f"{mutant.name}: grading takes {sorted(hidden_only)} while check() "
-                                     f"passes them ({mutant.why}); grader: {reasons}")
+            problems[mutant.name] = (
+                f"{mutant.name}: grading takes {sorted(hidden_only)} while check() "
+                f"passes them ({mutant.why}); grader: {reasons}"
+            )
     return problems

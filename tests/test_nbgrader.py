@@ -24,16 +24,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import ROOT
 from kernels import isolated_env
+
 from socket2flask.grading import grader
 from socket2flask.grading.labs import lab_notebook
 from socket2flask.grading.notebook import questions, read, strip_hidden
 
 NBGRADER_VENV = ROOT / "build" / "test-venvs" / "nbgrader"  # its own venv: it pins its own Jupyter
 FIXTURE = ROOT / "tests" / "fixtures" / "grading"
-SOLUTIONS = sorted((ROOT / "solutions").glob("*_lab.ipynb")) + [FIXTURE / "solutions" / "00_request_lines_lab.ipynb"]
+SOLUTIONS = sorted((ROOT / "solutions").glob("*_lab.ipynb")) + [
+    FIXTURE / "solutions" / "00_request_lines_lab.ipynb"
+]
 
 
 def lab_of(solution: Path) -> Path:
@@ -45,10 +47,15 @@ def nbgrader_bin() -> Path:
     """nbgrader installed in a venv of its own (made once, kept under build/)."""
     binary = NBGRADER_VENV / "bin"
     if not (binary / "nbgrader").exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(NBGRADER_VENV)], check=True,
-                       timeout=120)
-        install = subprocess.run([str(binary / "python"), "-m", "pip", "install", "--quiet",
-                                  "nbgrader>=0.9,<0.10"], capture_output=True, text=True, timeout=600)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(NBGRADER_VENV)], check=True, timeout=120
+        )
+        install = subprocess.run(
+            [str(binary / "python"), "-m", "pip", "install", "--quiet", "nbgrader>=0.9,<0.10"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if install.returncode != 0:
             shutil.rmtree(NBGRADER_VENV, ignore_errors=True)
             pytest.skip(f"nbgrader could not be installed here: {install.stderr.strip()[-500:]}")
@@ -66,10 +73,17 @@ def solution_lines(cell) -> set[str]:
     """The code lines between BEGIN SOLUTION and END SOLUTION in a solution cell, less those that
     learners see anyway: the cell's given code outside the markers, and its own `### STUB` lines."""
     region = r"### BEGIN SOLUTION\n(.*?)### END SOLUTION"
-    lines = {line.strip() for block in re.findall(region, cell.source, re.S) for line in block.splitlines()}
+    lines = {
+        line.strip()
+        for block in re.findall(region, cell.source, re.S)
+        for line in block.splitlines()
+    }
     given = {line.strip() for line in re.sub(region, "", cell.source, flags=re.S).splitlines()}
-    stub = {line.strip().removeprefix("### STUB").strip() for line in cell.source.splitlines()
-            if line.strip().startswith("### STUB")}
+    stub = {
+        line.strip().removeprefix("### STUB").strip()
+        for line in cell.source.splitlines()
+        if line.strip().startswith("### STUB")
+    }
     return lines - given - stub - {"", "raise NotImplementedError()"}
 
 
@@ -81,21 +95,36 @@ def test_nbgrader_generates_the_same_student_version_as_ours(solution, nbgrader_
     shutil.copy(solution, tmp_path / "source" / name / solution.name)
     env = isolated_env(tmp_path / "env")
     env["PATH"] = f"{nbgrader_bin}{os.pathsep}{env['PATH']}"  # nbgrader runs alembic from there
-    result = subprocess.run([str(nbgrader_bin / "nbgrader"), "generate_assignment", name, "--force",
-                             f"--CourseDirectory.root={tmp_path}"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            str(nbgrader_bin / "nbgrader"),
+            "generate_assignment",
+            name,
+            "--force",
+            f"--CourseDirectory.root={tmp_path}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     theirs = nbformat.read(tmp_path / "release" / name / solution.name, as_version=4).cells
     ours = nbformat.read(lab_of(solution), as_version=4).cells
     source = nbformat.read(solution, as_version=4).cells
-    grade_ids = [[c.metadata.get("nbgrader", {}).get("grade_id") for c in cells] for cells in (theirs, ours)]
+    grade_ids = [
+        [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells] for cells in (theirs, ours)
+    ]
     assert grade_ids[0] == grade_ids[1] and len(theirs) == len(ours) == len(source)
     for their, our, original in zip(theirs, ours, source):
         meta = original.metadata.get("nbgrader", {})
         if meta.get("solution"):  # an answer: no solution line survives, and a stub raises
             for version in (their, our):
                 assert "NotImplementedError" in version.source
-                kept = solution_lines(original) & {line.strip() for line in version.source.splitlines()}
+                kept = solution_lines(original) & {
+                    line.strip() for line in version.source.splitlines()
+                }
                 assert not kept, f"{meta['grade_id']}: solution lines left in: {kept}"
         else:  # markdown, given code and tests: identical, hidden tests gone from both
             assert normalised(their.source) == normalised(our.source), meta.get("grade_id")
@@ -105,16 +134,24 @@ def test_nbgrader_generates_the_same_student_version_as_ours(solution, nbgrader_
 # ---- nbgrader's whole route: generate_assignment, autograde, generate_feedback, export ----------
 
 # The fixture lab, and the fastest real lab (02: ~15 s a run; 01 and 03 take ~20 s).
-GRADED = [FIXTURE / "solutions" / "00_request_lines_lab.ipynb", ROOT / "solutions" / "02_wsgi_lab.ipynb"]
+GRADED = [
+    FIXTURE / "solutions" / "00_request_lines_lab.ipynb",
+    ROOT / "solutions" / "02_wsgi_lab.ipynb",
+]
 # The partly wrong submission: every answer of the solution, except (fixture) a status line that
 # ignores its code (its visible test passes, its hidden test fails), or (other labs) the last
 # question's answers left as released, stubs and all.
-WRONG = {"00_request_lines_lab": {"q2_answer": (
-    'REASONS = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}\n\n\n'
-    'def status_line(code: int) -> bytes:\n    return b"HTTP/1.1 200 OK\\r\\n"\n')}}
+WRONG = {
+    "00_request_lines_lab": {
+        "q2_answer": (
+            'REASONS = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}\n\n\n'
+            'def status_line(code: int) -> bytes:\n    return b"HTTP/1.1 200 OK\\r\\n"\n'
+        )
+    }
+}
 STUDENTS = ("solved", "blank", "partly")
 # The course's nbgrader_config.py, as docs/jupyterhub.md gives it (a test checks that it does).
-NBGRADER_CONFIG = '''\
+NBGRADER_CONFIG = """\
 c = get_config()
 # Feedback without hidden tests: autograde puts them back into each test cell; take them out again.
 c.GenerateFeedback.preprocessors = [
@@ -124,7 +161,7 @@ c.GenerateFeedback.preprocessors = [
 ]
 # Errors as one line: a full traceback would quote the lines above check("qN"), hidden tests included.
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]
-'''
+"""
 SCORES = """import json, sys
 from nbgrader.api import Gradebook
 with Gradebook(sys.argv[1]) as gb:
@@ -157,7 +194,9 @@ def submission(release: Path, solution: Path, student: str) -> nbformat.Notebook
     if student == "blank":
         return nb
     qs = questions(nb)  # the same cells as the solution's (test above)
-    released = {nb.cells[i].metadata.nbgrader.grade_id: nb.cells[i].source for i in qs[-1].answer_cells}
+    released = {
+        nb.cells[i].metadata.nbgrader.grade_id: nb.cells[i].source for i in qs[-1].answer_cells
+    }
     wrong = WRONG.get(solution.stem, released) if student == "partly" else {}
     for i in (i for q in qs for i in q.answer_cells):
         nb.cells[i].source = wrong.get(nb.cells[i].metadata.nbgrader.grade_id, answers[i].source)
@@ -176,11 +215,31 @@ def course(nbgrader_bin, tmp_path_factory) -> Course:
     # of the user's (HOME's data dir) is found first only when Jupyter is told not to prefer its
     # own environment's (jupyter_core prefers it inside a venv or conda env).
     env["JUPYTER_PREFER_ENV_PATH"] = "0"
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--user", "--name", "python3",
-                    "--display-name", "Python 3 (socket2flask)"], env=env, check=True,
-                   capture_output=True, timeout=120)
-    listed = subprocess.run([str(nbgrader_bin / "jupyter"), "kernelspec", "list", "--json"], env=env,
-                            capture_output=True, text=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--user",
+            "--name",
+            "python3",
+            "--display-name",
+            "Python 3 (socket2flask)",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    listed = subprocess.run(
+        [str(nbgrader_bin / "jupyter"), "kernelspec", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     specs = json.loads(listed.stdout)
     (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
     nbgrader, logs, ours = str(nbgrader_bin / "nbgrader"), {}, {}
@@ -192,22 +251,43 @@ def course(nbgrader_bin, tmp_path_factory) -> Course:
         for student in STUDENTS:  # where `nbgrader collect` puts what students hand in
             folder = root / "submitted" / student / name
             folder.mkdir(parents=True)
-            nbformat.write(submission(root / "release" / name / solution.name, solution, student),
-                           folder / solution.name)
+            nbformat.write(
+                submission(root / "release" / name / solution.name, solution, student),
+                folder / solution.name,
+            )
         logs[name] = run_nbgrader([nbgrader, "autograde", name], env, root, 600)
         run_nbgrader([nbgrader, "generate_feedback", name], env, root)
         lab = lab_notebook(read(solution), solution.name, hidden_tests=True)
-        graded = asyncio.run(grader.grade(root / "submitted" / "partly" / name / solution.name, "partly",
-                                          lab, grader.Limits(cell=30, notebook=300)))
+        graded = asyncio.run(
+            grader.grade(
+                root / "submitted" / "partly" / name / solution.name,
+                "partly",
+                lab,
+                grader.Limits(cell=30, notebook=300),
+            )
+        )
         ours[name] = graded.points
     run_nbgrader([nbgrader, "export"], env, root)
     db = f"sqlite:///{root / 'gradebook.db'}"
-    scores = subprocess.run([str(nbgrader_bin / "python"), "-c", SCORES, db], env=env, capture_output=True,
-                            text=True, timeout=120, check=True).stdout
+    scores = subprocess.run(
+        [str(nbgrader_bin / "python"), "-c", SCORES, db],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     with open(root / "grades.csv", newline="") as rows:
         exported = list(csv.DictReader(rows))
-    return Course(root, specs["kernelspecs"]["python3"], json.loads(scores), ours, exported, logs,
-                  Path(env["HOME"]))
+    return Course(
+        root,
+        specs["kernelspecs"]["python3"],
+        json.loads(scores),
+        ours,
+        exported,
+        logs,
+        Path(env["HOME"]),
+    )
 
 
 def page_text(page: Path) -> str:
@@ -219,9 +299,14 @@ def page_text(page: Path) -> str:
 def hidden_lines(solution: Path) -> set[str]:
     """The lines of code only the hidden tests have (not short ones, nor any part of other code)."""
     cells = nbformat.read(solution, as_version=4).cells
-    hidden = {line.strip() for cell in cells for region in
-              re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
-              for line in region.splitlines()}
+    hidden = {
+        line.strip()
+        for cell in cells
+        for region in re.findall(
+            r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S
+        )
+        for line in region.splitlines()
+    }
     shown = "\n".join(strip_hidden(cell.source) for cell in cells)
     return {line for line in hidden if len(line) >= 10 and line not in shown}
 
@@ -241,8 +326,14 @@ def test_nbgrader_autograde_gives_full_marks_zero_and_our_points(course, solutio
     assert scores["solved"] == {q.id: float(q.points) for q in qs}, course.logs[name][-3000:]
     assert scores["blank"] == {q.id: 0.0 for q in qs}
     assert scores["partly"] == course.ours[name], (scores["partly"], course.ours[name])
-    assert 0 < sum(scores["partly"].values()) < sum(q.points for q in qs)  # partly right, partly not
-    totals = {row["student_id"]: float(row["score"]) for row in course.exported if row["assignment"] == name}
+    assert (
+        0 < sum(scores["partly"].values()) < sum(q.points for q in qs)
+    )  # partly right, partly not
+    totals = {
+        row["student_id"]: float(row["score"])
+        for row in course.exported
+        if row["assignment"] == name
+    }
     assert totals == {student: sum(scores[student].values()) for student in STUDENTS}
 
 
@@ -250,7 +341,9 @@ def test_nbgrader_autograde_gives_full_marks_zero_and_our_points(course, solutio
 @pytest.mark.parametrize("solution", GRADED, ids=lambda p: p.stem)
 def test_nbgrader_feedback_shows_verdicts_but_no_hidden_test_code(course, solution):
     name, secret = solution.stem, hidden_lines(solution)
-    autograded = nbformat.read(course.root / "autograded" / "partly" / name / solution.name, as_version=4)
+    autograded = nbformat.read(
+        course.root / "autograded" / "partly" / name / solution.name, as_version=4
+    )
     ran = "\n".join(cell.source for cell in autograded.cells)
     assert secret and all(line in ran for line in secret)  # nbgrader put them back, and ran them
     for student in STUDENTS:
@@ -271,8 +364,11 @@ def test_nbgrader_reports_a_changed_checksum_for_each_test_cell_with_hidden_test
     the gradebook holds that cell with its hidden tests; that is how nbgrader puts them back. No
     other locked cell is reported, and nothing else changed."""
     name = solution.stem
-    with_hidden = sorted(c.metadata.nbgrader.grade_id for c in read(solution).cells
-                         if "### BEGIN HIDDEN TESTS" in c.source)
+    with_hidden = sorted(
+        c.metadata.nbgrader.grade_id
+        for c in read(solution).cells
+        if "### BEGIN HIDDEN TESTS" in c.source
+    )
     changed = re.findall(r"Attribute '(\w+)' for cell (\S+) has changed", course.logs[name])
     assert sorted(changed) == sorted([("checksum", gid) for gid in with_hidden] * len(STUDENTS))
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+    (ROOT / "solutions").glob("*.ipynb")
+)
 # Seconds each notebook may take headless on 2 cores (the issues' budgets); default 30.
 BUDGETS = {"00_start_here": 15, "05_production": 60, "05_production_lab": 60}
 
@@ -39,7 +40,9 @@ def test_the_whole_course_runs_within_its_budget():
     if len(run_times) < len(NOTEBOOKS):
         pytest.skip("only part of the course ran in this session (-k or a failure above)")
     total = sum(run_times.values())
-    assert total <= COURSE_BUDGET, f"the course took {total:.0f} s headless (budget {COURSE_BUDGET} s)"
+    assert total <= COURSE_BUDGET, (
+        f"the course took {total:.0f} s headless (budget {COURSE_BUDGET} s)"
+    )
 
 
 @pytest.mark.timeout(300)

@@ -10,9 +10,16 @@ PACKAGE = ROOT / "src" / "socket2flask"
 # module -> the package's modules it may import (docs/architecture.md: servers stands alone, plots
 # draws what probe returns, probe and wire share httpclient; no import runs back up). kinds and
 # production hold servers' adapters, one per kind; lifeline is the program gunicorn runs under.
-ALLOWED = {"servers": {"kinds", "production"}, "kinds": set(), "production": {"kinds"},
-           "lifeline": set(), "httpclient": set(), "probe": {"httpclient"},
-           "wire": {"httpclient"}, "plots": {"probe"}}
+ALLOWED = {
+    "servers": {"kinds", "production"},
+    "kinds": set(),
+    "production": {"kinds"},
+    "lifeline": set(),
+    "httpclient": set(),
+    "probe": {"httpclient"},
+    "wire": {"httpclient"},
+    "plots": {"probe"},
+}
 
 
 def imported_modules(path) -> set[str]:
@@ -39,6 +46,9 @@ def test_each_module_imports_only_what_the_design_allows():
 
 def test_the_bench_a_learner_reads_stays_within_its_size_budget():
     # DESIGN.md's first budget was 1,000 lines; issue 13 (an adapter per kind, options checked,
-    # stragglers named, gunicorn's lifeline) raised it to 1,350 (docs/architecture.md).
-    sizes = {m: len((PACKAGE / f"{m}.py").read_text(encoding="utf-8").splitlines()) for m in ALLOWED}
-    assert sum(sizes.values()) <= 1350 and max(sizes.values()) <= 300, sizes
+    # stragglers named, gunicorn's lifeline) raised it to 1,350 (docs/architecture.md); ruff's
+    # format (issue 19: a call that does not fit in 100 columns gets a line per argument), to 1,500.
+    sizes = {
+        m: len((PACKAGE / f"{m}.py").read_text(encoding="utf-8").splitlines()) for m in ALLOWED
+    }
+    assert sum(sizes.values()) <= 1500 and max(sizes.values()) <= 320, sizes

@@ -8,8 +8,8 @@ import textwrap
 
 import matplotlib.pyplot as plt
 import pytest
-
 from conftest import app_for
+
 from socket2flask import plots, wire
 from socket2flask.probe import Latency
 from socket2flask.servers import serve
@@ -28,8 +28,9 @@ def fake(p50: float, n: int = 100) -> Latency:
 
 @pytest.mark.parametrize("scale", [60e-6, 1.2e-3, 0.5])
 def test_latency_plot_has_a_fixed_size_and_readable_units(scale):
-    figure = plots.plot_latency({"a": fake(scale), "b": fake(scale * 3), "empty": Latency([])},
-                                title="t")
+    figure = plots.plot_latency(
+        {"a": fake(scale), "b": fake(scale * 3), "empty": Latency([])}, title="t"
+    )
     assert png_size(figure) == (1000, 400)
     hist, cdf = figure.axes
     unit = "µs" if scale * 3 * 1.2 < 1e-3 else "ms"
@@ -48,13 +49,17 @@ def test_sweep_plot_has_a_fixed_size_and_labelled_axes():
 
 
 def test_sweep_plot_of_failed_requests_still_draws():
-    failed = {1: Latency(samples=[], errors=5, elapsed=1.0), 2: Latency(samples=[], errors=5, elapsed=1.0)}
+    failed = {
+        1: Latency(samples=[], errors=5, elapsed=1.0),
+        2: Latency(samples=[], errors=5, elapsed=1.0),
+    }
     assert png_size(plots.plot_sweep({"down": failed})) == (1000, 400)
 
 
 def test_duration_reads_like_a_person_wrote_it():
-    assert [plots.duration(s) for s in (61e-6, 1.234e-3, 0.04, 1.5, float("nan"), -123e-6, -2e-3)] == [
-        "61 µs", "1.2 ms", "40 ms", "1.5 s", "n/a", "-123 µs", "-2.0 ms"]
+    assert [
+        plots.duration(s) for s in (61e-6, 1.234e-3, 0.04, 1.5, float("nan"), -123e-6, -2e-3)
+    ] == ["61 µs", "1.2 ms", "40 ms", "1.5 s", "n/a", "-123 µs", "-2.0 ms"]
 
 
 def test_visible_shows_line_ends_and_odd_bytes():
@@ -63,17 +68,21 @@ def test_visible_shows_line_ends_and_odd_bytes():
     assert wire.visible(b"x" * 10, limit=4) == "xxxx\n... (6 more bytes)"
 
 
-KINDS = ["socket", "wsgiref", "werkzeug", "waitress"] + (["gunicorn"] if hasattr(os, "fork") else [])
+KINDS = ["socket", "wsgiref", "werkzeug", "waitress"] + (
+    ["gunicorn"] if hasattr(os, "fork") else []
+)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_exchange_records_exact_bytes_for_every_kind(kind, tmp_path):
     if kind == "gunicorn":
-        (tmp_path / "hello_module.py").write_text(textwrap.dedent("""
+        (tmp_path / "hello_module.py").write_text(
+            textwrap.dedent("""
             def app(environ, start_response):
                 start_response("200 OK", [("Content-Length", "5")])
                 return [b"hello"]
-        """))
+        """)
+        )
         server = serve("hello_module:app", kind=kind, app_dir=str(tmp_path), workers=1)
     else:
         server = serve(app_for(kind), kind=kind)
@@ -81,8 +90,9 @@ def test_exchange_records_exact_bytes_for_every_kind(kind, tmp_path):
         request = b"GET /?x HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
         recorded = wire.exchange(server, raw=request)
         assert recorded.request == request
-        assert recorded.response.startswith(b"HTTP/1.") and recorded.response.endswith(b"hello" + (
-            b" x" if kind not in ("socket", "gunicorn") else b""))
+        assert recorded.response.startswith(b"HTTP/1.") and recorded.response.endswith(
+            b"hello" + (b" x" if kind not in ("socket", "gunicorn") else b"")
+        )
         through_requests = wire.exchange(server.url, path="/?y")
         assert b"User-Agent: python-requests" in through_requests.request
         assert f"Host: 127.0.0.1:{server.port}".encode() in through_requests.request
@@ -94,7 +104,9 @@ def test_exchange_shows_the_answer_to_a_malformed_request():
     assert recorded.request == b"NONSENSE\xff\r\n\r\n"
     # With no HTTP version on the request line, http.server answers as HTTP/0.9 would: no status
     # line and no headers, just the body of a 400 page. wire shows it as it is.
-    assert recorded.response.startswith(b"<!DOCTYPE HTML>") and b"Error code: 400" in recorded.response
+    assert (
+        recorded.response.startswith(b"<!DOCTYPE HTML>") and b"Error code: 400" in recorded.response
+    )
 
 
 def test_exchange_of_a_post_body_and_head(capsys):
@@ -132,5 +144,8 @@ def test_exchange_shows_a_redirect_instead_of_following_it():
 
     with serve(moved, kind="werkzeug") as server:
         recorded = wire.exchange(server)
-    assert recorded.response.startswith(b"HTTP/1.1 302") and b"Location: /elsewhere" in recorded.response
+    assert (
+        recorded.response.startswith(b"HTTP/1.1 302")
+        and b"Location: /elsewhere" in recorded.response
+    )
     assert recorded.request.count(b"GET ") == 1

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 import requests
-
 from conftest import hello_app, keepalive_handler, port_is_free
+
 from socket2flask.probe import Latency, measure, sweep
 from socket2flask.servers import serve
 
@@ -65,12 +65,19 @@ def test_answers_that_are_not_http_are_errors_not_exceptions(client):
 
 
 @pytest.mark.timeout(20)  # far below max_seconds: a failing worker must not keep the caller waiting
-@pytest.mark.parametrize("client, bad, error", [
-    ("session", {"headers": object()}, AttributeError),  # a bug in the caller's arguments
-    ("get", {"jsn": {"a": 1}}, TypeError),  # a keyword requests does not know
-    ("raw", {"headers": {"X-Price": "10 €"}}, UnicodeEncodeError),  # not latin-1
-    ("session", {"headers": {"X-Count": 5}}, requests.exceptions.InvalidHeader),  # an OSError too
-])
+@pytest.mark.parametrize(
+    "client, bad, error",
+    [
+        ("session", {"headers": object()}, AttributeError),  # a bug in the caller's arguments
+        ("get", {"jsn": {"a": 1}}, TypeError),  # a keyword requests does not know
+        ("raw", {"headers": {"X-Price": "10 €"}}, UnicodeEncodeError),  # not latin-1
+        (
+            "session",
+            {"headers": {"X-Count": 5}},
+            requests.exceptions.InvalidHeader,
+        ),  # an OSError too
+    ],
+)
 def test_a_bug_in_a_request_is_raised_not_counted_as_an_error(client, bad, error):
     with serve(hello_app, kind="waitress") as server:
         with pytest.raises(error):

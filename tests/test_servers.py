@@ -16,8 +16,8 @@ import time
 
 import pytest
 import requests
-
 from conftest import app_for, hello_app, port_is_free, server_threads
+
 from socket2flask import servers
 from socket2flask.servers import ServerError, serve
 
@@ -28,7 +28,8 @@ needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs 
 @pytest.fixture
 def gunicorn_app(tmp_path):
     """A module gunicorn can import: 'app_module:app' in tmp_path, a route that raises, a slow one."""
-    (tmp_path / "app_module.py").write_text(textwrap.dedent("""
+    (tmp_path / "app_module.py").write_text(
+        textwrap.dedent("""
         import os, time
         def app(environ, start_response):
             if environ["PATH_INFO"] == "/boom":
@@ -38,7 +39,8 @@ def gunicorn_app(tmp_path):
             body = str(os.getpid()).encode()
             start_response("200 OK", [("Content-Length", str(len(body)))])
             return [body]
-    """))
+    """)
+    )
     return tmp_path
 
 
@@ -86,8 +88,9 @@ def test_gunicorn_worker_errors_are_shown_and_raised_by_check(gunicorn_app, caps
 @needs_fork
 @pytest.mark.timeout(60)
 def test_gunicorn_waits_for_every_worker_and_passes_its_own_options(gunicorn_app, capsys):
-    with serve("app_module:app", kind="gunicorn", app_dir=str(gunicorn_app), workers=3,
-               timeout=1) as server:
+    with serve(
+        "app_module:app", kind="gunicorn", app_dir=str(gunicorn_app), workers=3, timeout=1
+    ) as server:
         assert sum("Booting worker" in line for line in server.log) == 3  # all up on return
         with pytest.raises(requests.RequestException):  # --timeout 1: the arbiter kills the worker
             requests.get(server.url + "/slow", timeout=10).raise_for_status()
@@ -200,6 +203,7 @@ def test_wsgiref_threaded_option_serves_concurrently():
         return [b"ok"]
 
     from concurrent.futures import ThreadPoolExecutor
+
     with serve(slow, kind="wsgiref", threaded=True) as server:
         started = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:
@@ -214,8 +218,9 @@ def test_atexit_stops_servers_in_a_real_process(tmp_path):
         server = serve(lambda e, s: (s("200 OK", []), [b""])[1])
         print(server.port, flush=True)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     assert port_is_free(int(result.stdout.strip()))
 
@@ -244,8 +249,11 @@ def _framing(port: int, path: str) -> dict[str, str]:
             response += chunk
     head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
     fields = [line.split(":", 1) for line in head]
-    return {name.lower(): value.strip() for name, value in fields
-            if name.lower() in ("content-length", "transfer-encoding")}
+    return {
+        name.lower(): value.strip()
+        for name, value in fields
+        if name.lower() in ("content-length", "transfer-encoding")
+    }
 
 
 @contextlib.contextmanager
@@ -254,11 +262,16 @@ def _bare(kind: str, app):
     if kind == "waitress":
         from waitress import wasyncore
         from waitress.server import create_server
+
         channels: dict = {}
         httpd = create_server(app, map=channels, host="127.0.0.1", port=0)
         stop = threading.Event()
-        loop = threading.Thread(target=lambda: [wasyncore.loop(0.05, map=channels, count=1)
-                                                for _ in iter(stop.is_set, True)], daemon=True)
+        loop = threading.Thread(
+            target=lambda: [
+                wasyncore.loop(0.05, map=channels, count=1) for _ in iter(stop.is_set, True)
+            ],
+            daemon=True,
+        )
         loop.start()
         try:
             yield int(httpd.effective_port)
@@ -270,9 +283,11 @@ def _bare(kind: str, app):
         return
     if kind == "wsgiref":
         from wsgiref.simple_server import make_server
+
         httpd = make_server("127.0.0.1", 0, app)
     else:
         from werkzeug.serving import make_server
+
         httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -297,14 +312,21 @@ def test_framing_through_serve_equals_the_bare_servers(kind):
 
 
 # -- what users type ------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind, options, valid", [
-    ("wsgiref", {"thraeded": True}, "threaded"),
-    ("socket", {"workers": 4}, "none"),
-    ("werkzeug", {"thread": True}, "threaded"),
-    ("waitress", {"thread": 4}, "threads"),
-    ("gunicorn", {"worker": 4}, "workers"),
-    ("gunicorn", {"daemon": True}, "workers"),  # it would leave our process group: not an option
-])
+@pytest.mark.parametrize(
+    "kind, options, valid",
+    [
+        ("wsgiref", {"thraeded": True}, "threaded"),
+        ("socket", {"workers": 4}, "none"),
+        ("werkzeug", {"thread": True}, "threaded"),
+        ("waitress", {"thread": 4}, "threads"),
+        ("gunicorn", {"worker": 4}, "workers"),
+        (
+            "gunicorn",
+            {"daemon": True},
+            "workers",
+        ),  # it would leave our process group: not an option
+    ],
+)
 def test_an_unknown_option_is_a_type_error_naming_the_valid_ones(kind, options, valid):
     with pytest.raises(TypeError, match=f"unknown option.*{next(iter(options))}.*{valid}"):
         serve("app:app" if kind == "gunicorn" else hello_app, kind=kind, **options)
@@ -379,7 +401,7 @@ def test_a_body_is_closed_once_even_when_the_client_leaves_mid_stream(kind):
         def __init__(self) -> None:
             self.left = 2000
 
-        def __iter__(self) -> "Body":
+        def __iter__(self) -> Body:
             return self
 
         def __next__(self) -> bytes:
@@ -423,7 +445,10 @@ def test_gunicorn_dies_with_its_kernel(gunicorn_app, tmp_path):
     from kernels import kernel, run_code, text_of
 
     with kernel(tmp_path / "kernel", gunicorn_app) as client:
-        started = text_of(run_code(client, textwrap.dedent(f"""
+        started = text_of(
+            run_code(
+                client,
+                textwrap.dedent(f"""
             import os
             from socket2flask.servers import serve
             server = serve("app_module:app", kind="gunicorn", app_dir={str(gunicorn_app)!r})
@@ -432,14 +457,20 @@ def test_gunicorn_dies_with_its_kernel(gunicorn_app, tmp_path):
                 time.sleep(30)
                 os._exit(0)
             print(os.getpid(), server.port, child)
-        """).replace("import os", "import os, time"))).split()
+        """).replace("import os", "import os, time"),
+            )
+        ).split()
         kernel_pid, port, forked = int(started[0]), int(started[1]), int(started[2])
-        children = subprocess.run(["pgrep", "-f", f"socket2flask.lifeline"], capture_output=True,
-                                  text=True).stdout.split()
+        children = subprocess.run(
+            ["pgrep", "-f", "socket2flask.lifeline"], capture_output=True, text=True
+        ).stdout.split()
         ours = [int(pid) for pid in children if _parent(int(pid)) == kernel_pid]
         assert len(ours) == 1
-        group = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-                 if _alive(pid) and _group(pid) == ours[0]]
+        group = [
+            pid
+            for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if _alive(pid) and _group(pid) == ours[0]
+        ]
         assert len(group) == 3  # the arbiter and its two workers
         assert requests.get(f"http://127.0.0.1:{port}", timeout=5).status_code == 200
         os.kill(kernel_pid, signal.SIGKILL)  # what Kernel > Restart does

@@ -14,7 +14,6 @@ import threading
 
 import nbformat
 import pytest
-
 from conftest import ROOT
 
 CHECK = importlib.import_module("socket2flask.grading.check")  # the module, not its check()
@@ -41,15 +40,20 @@ def lab_namespace(override: str | tuple[str, str] = "", question: str = "") -> d
         if cell.cell_type != "code" or not grading(cell):
             continue  # plain cells: check_all() and the closing demo
         source = re.sub(r"^check\(.*\)\s*$", "", cell.source, flags=re.M)
-        exec(compile(source, f"<{grading(cell)['grade_id']}>", "exec", dont_inherit=True), namespace)
+        exec(
+            compile(source, f"<{grading(cell)['grade_id']}>", "exec", dont_inherit=True), namespace
+        )
     if override:
         exec(compile(override, "<wrong answer>", "exec", dont_inherit=True), namespace)
     return namespace
 
 
 def question_tests(namespace: dict, question: str) -> list:
-    return [f for name, f in namespace.items() if name.startswith("test_") and callable(f)
-            and f.__code__.co_filename == f"<{question}>"]
+    return [
+        f
+        for name, f in namespace.items()
+        if name.startswith("test_") and callable(f) and f.__code__.co_filename == f"<{question}>"
+    ]
 
 
 def run(test, seconds: float = 30) -> BaseException | None:
@@ -72,8 +76,11 @@ def run(test, seconds: float = 30) -> BaseException | None:
 
 def failures(namespace: dict, question: str) -> list[tuple[str, BaseException]]:
     """(name, error) of each test of `question` that does not pass."""
-    return [(test.__name__, error) for test in question_tests(namespace, question)
-            if (error := run(test)) is not None]
+    return [
+        (test.__name__, error)
+        for test in question_tests(namespace, question)
+        if (error := run(test)) is not None
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -103,13 +110,23 @@ def test_the_fuzz_set_has_over_a_hundred_hostile_inputs(reference):
     cases = reference["fuzz_cases"]()
     assert len(cases) >= 100
     kinds = " ".join(what for what, *_ in cases)
-    for needed in ("cut after", "reset", "random bytes", "drip", "too large", "\\xff", "Content-Length"):
+    for needed in (
+        "cut after",
+        "reset",
+        "random bytes",
+        "drip",
+        "too large",
+        "\\xff",
+        "Content-Length",
+    ):
         assert needed in kinds, f"no fuzz case about {needed!r}"
 
 
 # Plausible wrong answers, and the question whose tests must catch each.
 WRONG = {
-    "request line split on any whitespace": ("q1", '''
+    "request line split on any whitespace": (
+        "q1",
+        """
 def parse_request_line(line):
     method, target, version = line.decode("latin-1").split()
     if version not in ("HTTP/1.0", "HTTP/1.1"):
@@ -117,25 +134,37 @@ def parse_request_line(line):
     if method not in METHODS:
         raise HTTPError(501, method)
     return method, target, version
-'''),
-    "methods compared case-insensitively": ("q1", '''
+""",
+    ),
+    "methods compared case-insensitively": (
+        "q1",
+        """
 _right = parse_request_line
 def parse_request_line(line):
     method, _, rest = line.partition(b" ")
     return _right(method.upper() + b" " + rest)
-'''),
-    "a plus in the path decoded as a space": ("q2", '''
+""",
+    ),
+    "a plus in the path decoded as a space": (
+        "q2",
+        """
 from urllib.parse import unquote_plus
 def parse_target(target):
     path, _, query = target.partition("?")
     return unquote_plus(path), query
-'''),
-    "query split by hand, not decoded": ("q2", '''
+""",
+    ),
+    "query split by hand, not decoded": (
+        "q2",
+        """
 def parse_query(query_string):
     pairs = [p.split("=", 1) for p in query_string.split("&") if "=" in p]
     return {k: [v] for k, v in pairs}
-'''),
-    "Content-Length read with int()": ("q3", '''
+""",
+    ),
+    "Content-Length read with int()": (
+        "q3",
+        """
 def content_length(headers):
     try:
         length = int(headers.get("content-length", "0"))
@@ -144,8 +173,11 @@ def content_length(headers):
     if length > MAX_BODY_BYTES:
         raise HTTPError(413, "too large")
     return length
-'''),
-    "a space before the colon tolerated": ("q3", '''
+""",
+    ),
+    "a space before the colon tolerated": (
+        "q3",
+        """
 def parse_headers(lines):
     headers = {}
     for line in lines:
@@ -154,8 +186,11 @@ def parse_headers(lines):
             raise HTTPError(400, "no colon")
         headers[name.strip().lower()] = value.strip()
     return headers
-'''),
-    "body ignored": ("q4", '''
+""",
+    ),
+    "body ignored": (
+        "q4",
+        """
 _right = read_request
 def read_request(conn, buffer):
     request = _right(conn, buffer)
@@ -163,8 +198,11 @@ def read_request(conn, buffer):
         buffer[:0] = request.body  # the body is left for the "next request"
         request.body = b""
     return request
-'''),
-    "one recv is the whole request": ("q4", '''
+""",
+    ),
+    "one recv is the whole request": (
+        "q4",
+        """
 def read_request(conn, buffer):
     data = conn.recv(65536)
     if not data:
@@ -174,26 +212,41 @@ def read_request(conn, buffer):
     method, target, version = parse_request_line(line)
     path, query = parse_target(target)
     return Request(method, target, version, path, query, parse_query(query), parse_headers(lines), body)
-'''),
-    "a timeout per recv instead of a deadline": ("q4", '''
+""",
+    ),
+    "a timeout per recv instead of a deadline": (
+        "q4",
+        """
 import time as _time
 def receive(conn, buffer, deadline):
     conn.settimeout(REQUEST_TIMEOUT)  # each recv may wait the whole time again
     chunk = conn.recv(65536)
     buffer += chunk
     return bool(chunk)
-'''),
-    "no Content-Length in responses": ("q5", '''
+""",
+    ),
+    "no Content-Length in responses": (
+        "q5",
+        """
 from http import HTTPStatus as _Status
 def build_response(status, headers, body=b"", *, head=False):
     fields = list(headers.items()) if isinstance(headers, dict) else list(headers)
     lines = [f"HTTP/1.1 {status} {_Status(status).phrase}"] + [f"{n}: {v}" for n, v in fields]
     return ("\\r\\n".join(lines) + "\\r\\n\\r\\n").encode() + (b"" if head else body)
-'''),
-    "no Date header": ("q5", ("""    if "date" not in names:
+""",
+    ),
+    "no Date header": (
+        "q5",
+        (
+            """    if "date" not in names:
         fields.append(("Date", formatdate(usegmt=True)))
-""", "")),
-    "header values not checked for CR LF": ("q5", '''
+""",
+            "",
+        ),
+    ),
+    "header values not checked for CR LF": (
+        "q5",
+        """
 from email.utils import formatdate as _date
 from http import HTTPStatus as _Status
 def build_response(status, headers, body=b"", *, head=False):
@@ -206,33 +259,57 @@ def build_response(status, headers, body=b"", *, head=False):
     lines = [f"HTTP/1.1 {status} {_Status(status).phrase}"] + [f"{n}: {v}" for n, v in fields]
     data = ("\\r\\n".join(lines) + "\\r\\n\\r\\n").encode("latin-1")
     return data if head or status < 200 or status in (204, 304) else data + body
-'''),
+""",
+    ),
     # Below, (question, (old, new)): the reference answer with one piece of it changed.
-    "HTTPError not answered": ("q6", ("""        except HTTPError as error:
+    "HTTPError not answered": (
+        "q6",
+        (
+            """        except HTTPError as error:
             try:
                 conn.settimeout(REQUEST_TIMEOUT)
                 conn.sendall(error_response(error))
             except OSError:
                 return
             close_gently(conn)
-            return""", """        except HTTPError:
-            return  # hang up without a word""")),
-    "head and body in two sends": ("q6", ("conn.sendall(data)  # head and body in one go",
-                                          "split = data.index(b'\\r\\n\\r\\n') + 4\n"
-                                          "            conn.sendall(data[:split])\n"
-                                          "            conn.sendall(data[split:])  #")),
-    "always closes after one response": ("q6", ("if not keep_alive:\n            close_gently",
-                                                "if True:\n            close_gently")),
-    "HTTP/1.0 kept alive by default": ("q6", ('(request.version != "HTTP/1.0" or "keep-alive" in tokens)',
-                                              "True")),
-    "app errors not caught": ("q6", ("except Exception:\n            traceback.print_exc()",
-                                     "except ZeroDivisionError:\n            traceback.print_exc()")),
-    "echo body as str": ("q7", '''
+            return""",
+            """        except HTTPError:
+            return  # hang up without a word""",
+        ),
+    ),
+    "head and body in two sends": (
+        "q6",
+        (
+            "conn.sendall(data)  # head and body in one go",
+            "split = data.index(b'\\r\\n\\r\\n') + 4\n"
+            "            conn.sendall(data[:split])\n"
+            "            conn.sendall(data[split:])  #",
+        ),
+    ),
+    "always closes after one response": (
+        "q6",
+        ("if not keep_alive:\n            close_gently", "if True:\n            close_gently"),
+    ),
+    "HTTP/1.0 kept alive by default": (
+        "q6",
+        ('(request.version != "HTTP/1.0" or "keep-alive" in tokens)', "True"),
+    ),
+    "app errors not caught": (
+        "q6",
+        (
+            "except Exception:\n            traceback.print_exc()",
+            "except ZeroDivisionError:\n            traceback.print_exc()",
+        ),
+    ),
+    "echo body as str": (
+        "q7",
+        """
 def echo_app(request):
     if request.path == "/echo":
         return 200, [], "hello ~~~ " + request.query.get("a", [""])[0]
     return 200, [], "Hello, Seven"
-'''),
+""",
+    ),
 }
 
 
@@ -252,7 +329,9 @@ def test_a_wrong_answer_is_caught_with_a_helpful_message(what):
         assert shown.status != CHECK.NOT_ANSWERED, f"{name} took {what!r} for a stub"
         assert "hint:" in shown.message, f"{name} shows no hint for {what!r}:\n{shown.message}"
         if isinstance(error, CHECK.Mismatch):
-            assert "input:" in shown.message, f"{name} shows no input for {what!r}:\n{shown.message}"
+            assert "input:" in shown.message, (
+                f"{name} shows no input for {what!r}:\n{shown.message}"
+            )
 
 
 def test_every_test_has_a_hint():
@@ -272,4 +351,6 @@ def test_the_test_cells_are_short_enough_to_read():
         if grading(cell).get("grade"):
             visible = cell.source.partition("### BEGIN HIDDEN TESTS")[0]
             # 175, not 80: every behaviour the grader scores has a visible test (issue 14), chunked too (16).
-            assert len(visible.splitlines()) <= 175, f"{grading(cell)['grade_id']}: {len(visible.splitlines())} lines"
+            assert len(visible.splitlines()) <= 175, (
+                f"{grading(cell)['grade_id']}: {len(visible.splitlines())} lines"
+            )

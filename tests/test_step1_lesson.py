@@ -14,7 +14,6 @@ import ast
 import re
 
 import pytest
-
 from conftest import ROOT
 from kernels import output_of
 
@@ -54,16 +53,24 @@ def test_a_kept_connection_without_length_makes_the_client_wait(outputs):
 
 @pytest.mark.timeout(180)
 def test_the_fixed_server_reads_every_post_body(outputs):
-    assert "20 POSTs of 5,000 bytes now: {'200': 20}" in output_of(outputs, "def app(request: Request)")
+    assert "20 POSTs of 5,000 bytes now: {'200': 20}" in output_of(
+        outputs, "def app(request: Request)"
+    )
 
 
 @pytest.mark.timeout(180)
 def test_each_bad_request_gets_its_status(outputs):
     text = output_of(outputs, "bad_requests = {")
     statuses = dict(re.findall(r"^(.+?)\s+-> HTTP/1\.1 (\d{3})", text, re.M))
-    assert statuses == {"not HTTP at all": "400", "version HTTP/2.0": "505", "method BREW": "501",
-                        "header without colon": "400", "20 KB header": "431",
-                        "Content-Length: ten": "400", "Content-Length: 10 GB": "413"}
+    assert statuses == {
+        "not HTTP at all": "400",
+        "version HTTP/2.0": "505",
+        "method BREW": "501",
+        "header without colon": "400",
+        "20 KB header": "431",
+        "Content-Length: ten": "400",
+        "Content-Length: 10 GB": "413",
+    }
 
 
 @pytest.mark.timeout(180)
@@ -87,7 +94,9 @@ def test_the_percent_decoding_examples(outputs):
 @pytest.mark.timeout(180)
 def test_a_stalled_client_holds_the_one_at_a_time_server_until_its_timeout(outputs):
     text = output_of(outputs, "def time_request_behind_a_stalled_client(")
-    waited = re.search(rf"one at a time \(0.5 s socket timeout\): the next client waited ({DURATION})", text)
+    waited = re.search(
+        rf"one at a time \(0.5 s socket timeout\): the next client waited ({DURATION})", text
+    )
     assert waited, text
     assert seconds(waited[1]) > 0.4  # it slept 50 ms of the 0.5 s timeout before starting the clock
 
@@ -111,7 +120,9 @@ def test_the_werkzeug_conclusion_follows_from_the_printed_differences(outputs):
     new_connection = seconds(re.search(rf"closing - keep-alive\)\s+({DURATION})", text)[1])
     werkzeug_extra = seconds(re.search(rf"werkzeug - closing\)\s+({DURATION})", text)[1])
     larger = "the new connection" if new_connection > werkzeug_extra else "werkzeug's extra Python"
-    if new_connection == werkzeug_extra:  # equal once rounded: the notebook compared the exact values
+    if (
+        new_connection == werkzeug_extra
+    ):  # equal once rounded: the notebook compared the exact values
         larger = "(the new connection|werkzeug's extra Python)"
     assert re.search(f"the larger of the two, this time: {larger}", text)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import ROOT
 from kernels import output_of
 
@@ -37,7 +36,10 @@ def test_the_notes_code_fails_on_python_3(outputs):
     assert "Missing parentheses in call to 'print'" in output_of(outputs, "NOTES_SERVER = '''")
     text = output_of(outputs, 'return "hello web"  # a str, as in the notes')
     assert "wsgiref: 500" in text and "werkzeug: the request failed" in text
-    assert "write() argument must be a bytes instance" in text and "applications must write bytes" in text
+    assert (
+        "write() argument must be a bytes instance" in text
+        and "applications must write bytes" in text
+    )
 
 
 @pytest.mark.timeout(180)
@@ -82,30 +84,48 @@ def test_close_is_called_after_success_and_failure(outputs):
 
 @pytest.mark.timeout(180)
 def test_the_validator_messages_the_table_explains(outputs):
-    assert "no AssertionError" in output_of(outputs, "checked = serve(wsgi_handler(validator(echo_app))")
+    assert "no AssertionError" in output_of(
+        outputs, "checked = serve(wsgi_handler(validator(echo_app))"
+    )
     text = output_of(outputs, "def validate_once(")
-    for message in ("You should not return a string as your application iterator",
-                    "No Content-Type header found in headers ([])",
-                    "Environment missing required key: 'SERVER_NAME'",
-                    "Environment should not have the key: HTTP_CONTENT_LENGTH"):
+    for message in (
+        "You should not return a string as your application iterator",
+        "No Content-Type header found in headers ([])",
+        "Environment missing required key: 'SERVER_NAME'",
+        "Environment should not have the key: HTTP_CONTENT_LENGTH",
+    ):
         assert f"AssertionError: {message}" in text
     werkzeug = output_of(outputs, "/built-by-werkzeug")
     assert "Environmental variable REMOTE_PORT is not a string: <class 'int'>" in werkzeug
-    assert "Iterator garbage collected without being closed" in output_of(outputs, "sys.unraisablehook = lambda")
+    assert "Iterator garbage collected without being closed" in output_of(
+        outputs, "sys.unraisablehook = lambda"
+    )
 
 
 @pytest.mark.timeout(180)
 def test_middleware(outputs):
-    assert "['GET /one -> 200 OK', 'GET /two -> 200 OK']" in output_of(outputs, "def logging_middleware(")
-    assert re.search(r"Server-Timing: app;dur=\d+\.\d{3}", output_of(outputs, "def timing_middleware("))
+    assert "['GET /one -> 200 OK', 'GET /two -> 200 OK']" in output_of(
+        outputs, "def logging_middleware("
+    )
+    assert re.search(
+        r"Server-Timing: app;dur=\d+\.\d{3}", output_of(outputs, "def timing_middleware(")
+    )
     mounted = output_of(outputs, "def where_app(")
-    for line in ("/api/users/7   200  SCRIPT_NAME='/api' PATH_INFO='/users/7'",
-                 "/api           200  SCRIPT_NAME='/api' PATH_INFO=''", "/apix          404"):
+    for line in (
+        "/api/users/7   200  SCRIPT_NAME='/api' PATH_INFO='/users/7'",
+        "/api           200  SCRIPT_NAME='/api' PATH_INFO=''",
+        "/apix          404",
+    ):
         assert line in mounted
     order = [line for line in output_of(outputs, "def traced(").splitlines() if line]
-    assert order == ["logging: request in", "timing: request in", "mount: request in",
-                     "mount: response out (200 OK)", "timing: response out (200 OK)",
-                     "logging: response out (200 OK)"]
+    assert order == [
+        "logging: request in",
+        "timing: request in",
+        "mount: request in",
+        "mount: response out (200 OK)",
+        "timing: response out (200 OK)",
+        "logging: response out (200 OK)",
+    ]
 
 
 @pytest.mark.timeout(180)
@@ -119,14 +139,29 @@ def test_four_servers_differ_as_the_text_says(outputs):
 
 @pytest.mark.timeout(180)
 def test_the_measurements_print_what_the_text_reads(outputs):
-    names = ("step 1 (no WSGI)", "ours", "wsgiref", "wsgiref threaded", "werkzeug",
-             "ours, new connection each time")
+    names = (
+        "step 1 (no WSGI)",
+        "ours",
+        "wsgiref",
+        "wsgiref threaded",
+        "werkzeug",
+        "ours, new connection each time",
+    )
     table = output_of(outputs, "def step1_handler(")
-    assert all(re.search(rf"^{re.escape(name)} +Latency\(n=300, .*errors=0\)$", table, re.M) for name in names)
+    assert all(
+        re.search(rf"^{re.escape(name)} +Latency\(n=300, .*errors=0\)$", table, re.M)
+        for name in names
+    )
     shares = output_of(outputs, "wsgi_share = ")
-    for line in ("WSGI's share on our server:", "a new connection (and thread) costs:",
-                 "wsgiref threaded minus wsgiref:", "starting and joining one thread:"):
+    for line in (
+        "WSGI's share on our server:",
+        "a new connection (and thread) costs:",
+        "wsgiref threaded minus wsgiref:",
+        "starting and joining one thread:",
+    ):
         assert re.search(rf"^{re.escape(line)} +-?[\d,.]+ (µs|ms|s)", shares, re.M), line
     sweep = output_of(outputs, "probe.sweep(")
     for name in names[1:5]:  # each server's own conclusion, computed from its own numbers
-        assert re.search(rf"^{re.escape(name)} +1 client: .* 4 vs 1: \d+\.\d\d×$", sweep, re.M), name
+        assert re.search(rf"^{re.escape(name)} +1 client: .* 4 vs 1: \d+\.\d\d×$", sweep, re.M), (
+            name
+        )

@@ -14,9 +14,9 @@ from wsgiref.validate import WSGIWarning, validator
 import nbformat
 import pytest
 import requests
-
 from conftest import ROOT, load_answers
 from kernels import kernel, run_code, text_of
+
 from socket2flask.grading.notebook import strip_hidden
 from socket2flask.httpclient import Connection, ProtocolError
 from socket2flask.servers import serve
@@ -30,10 +30,12 @@ def given_reader(path) -> str:
     lesson, that cell's start and the short cells after it ("# Given, continued: ..."), joined
     without their first comment line."""
     cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    starts = [n for n, source in enumerate(cells) if source.startswith("# Given: step 1's request reader")]
+    starts = [
+        n for n, source in enumerate(cells) if source.startswith("# Given: step 1's request reader")
+    ]
     assert len(starts) == 1, f"{path.name} should have exactly one given reader cell"
     parts = [cells[starts[0]]]
-    for source in cells[starts[0] + 1:]:
+    for source in cells[starts[0] + 1 :]:
         if not source.startswith("# Given, continued:"):
             break
         parts.append(source.split("\n", 1)[1])
@@ -159,11 +161,24 @@ def short_body(environ, start_response):
 
 FILE = ""  # set by the fixture below
 # app -> (status, body) for GET; None for the body: any body
-WELL_BEHAVED = {plain: (200, b"hello"), generator: (200, b"part 0\npart 1\npart 2\n"),
-                writer: (200, b"w1,w2,iter"), closing: (200, b"ab"), error_page: (404, b"not here"),
-                no_content: (204, b""), file_wrapper: (200, None), echo: (200, b"")}
-AT_FAULT_BEFORE_HEADERS = [fails_before_start, fails_after_start, fails_in_close, str_body,
-                           bad_status, hop_by_hop]
+WELL_BEHAVED = {
+    plain: (200, b"hello"),
+    generator: (200, b"part 0\npart 1\npart 2\n"),
+    writer: (200, b"w1,w2,iter"),
+    closing: (200, b"ab"),
+    error_page: (404, b"not here"),
+    no_content: (204, b""),
+    file_wrapper: (200, None),
+    echo: (200, b""),
+}
+AT_FAULT_BEFORE_HEADERS = [
+    fails_before_start,
+    fails_after_start,
+    fails_in_close,
+    str_body,
+    bad_status,
+    hop_by_hop,
+]
 AT_FAULT_AFTER_HEADERS = [fails_after_body, short_body]
 
 
@@ -200,7 +215,12 @@ def test_well_behaved_apps_pass_validate_on_the_solution_server(lab, app, data_f
     if body is None:
         body = open(data_file, "rb").read()
     with serve_checked(lab, app) as server, Connection(server.host, server.port) as conn:
-        for method, version_body in [("GET", b""), ("POST", b"payload" * 100), ("HEAD", b""), ("GET", b"")]:
+        for method, version_body in [
+            ("GET", b""),
+            ("POST", b"payload" * 100),
+            ("HEAD", b""),
+            ("GET", b""),
+        ]:
             response = conn.request(method, "/path?q=1", body=version_body)
             assert response.status == status, (method, response)
             expected = b"" if method == "HEAD" else (version_body if app is echo else body)
@@ -297,12 +317,17 @@ def flask_app():
 
 
 FLASK_CASES = [
-    ("GET", "/", {}), ("GET", "/hello/%E4%BD%A0%E5%A5%BD?a=%20b+c", {}),
+    ("GET", "/", {}),
+    ("GET", "/hello/%E4%BD%A0%E5%A5%BD?a=%20b+c", {}),
     ("POST", "/form", {"data": {"title": "Über", "tag": ["wsgi", "http"]}}),
     ("POST", "/json", {"json": {"name": "Ada", "numbers": [1, 2, 3.5]}}),
     ("POST", "/upload", {"data": (part for part in [b"a" * 1000, b"b" * 500])}),  # sent chunked
-    ("GET", "/stream", {}), ("GET", "/go", {"allow_redirects": False}), ("GET", "/teapot", {}),
-    ("GET", "/missing", {}), ("DELETE", "/", {}), ("HEAD", "/", {}),
+    ("GET", "/stream", {}),
+    ("GET", "/go", {"allow_redirects": False}),
+    ("GET", "/teapot", {}),
+    ("GET", "/missing", {}),
+    ("DELETE", "/", {}),
+    ("HEAD", "/", {}),
 ]
 
 
@@ -310,8 +335,10 @@ FLASK_CASES = [
 def test_a_flask_app_gives_the_same_bytes_on_the_solution_server_and_on_werkzeug(lab):
     app = flask_app()
     answers = {}
-    with serve(lab["make_handler"](app), kind="socket", name="ours") as ours, \
-            serve(app, kind="werkzeug", name="werkzeug") as theirs:
+    with (
+        serve(lab["make_handler"](app), kind="socket", name="ours") as ours,
+        serve(app, kind="werkzeug", name="werkzeug") as theirs,
+    ):
         for name, server in (("ours", ours), ("werkzeug", theirs)):
             with requests.Session() as session:
                 answers[name] = []
@@ -319,8 +346,16 @@ def test_a_flask_app_gives_the_same_bytes_on_the_solution_server_and_on_werkzeug
                     if "data" in options and not isinstance(options["data"], dict):
                         options = {**options, "data": iter([b"a" * 1000, b"b" * 500])}
                     r = session.request(method, server.url + path, timeout=5, **options)
-                    answers[name].append((method, path, r.status_code, r.content,
-                                          r.headers.get("Content-Type"), r.headers.get("Location")))
+                    answers[name].append(
+                        (
+                            method,
+                            path,
+                            r.status_code,
+                            r.content,
+                            r.headers.get("Content-Type"),
+                            r.headers.get("Location"),
+                        )
+                    )
         ours.check()
     for mine, theirs_ in zip(answers["ours"], answers["werkzeug"]):
         assert mine == theirs_
@@ -335,7 +370,10 @@ MALFORMED = [
     (b"GET / HTTP/2.0\r\n\r\n", 505),
     (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
-    (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n", 413),
@@ -350,14 +388,22 @@ MALFORMED = [
     (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),  # section 6.1
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
-    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400),
+    (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
+    (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+        400,
+    ),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad\r\n\r\n", 400),
 ]
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("raw, status", MALFORMED, ids=lambda v: repr(v)[:30] if isinstance(v, bytes) else str(v))
+@pytest.mark.parametrize(
+    "raw, status", MALFORMED, ids=lambda v: repr(v)[:30] if isinstance(v, bytes) else str(v)
+)
 def test_malformed_requests_get_their_4xx_and_a_closed_connection(lab, raw, status):
     with serve(lab["make_handler"](plain), kind="socket", name="step2 malformed") as server:
         answer = _raw(server, raw)
@@ -373,62 +419,197 @@ WRONG_ANSWERS = [
     # q1 make_environ
     ("q1", "PATH_INFO decoded as UTF-8", 'unquote(path, encoding="latin-1")', "unquote(path)"),
     ("q1", "QUERY_STRING decoded", '"QUERY_STRING": query,', '"QUERY_STRING": unquote(query),'),
-    ("q1", "Content-Type with HTTP_ prefix", 'if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):', 'if False:'),
-    ("q1", "SERVER_PORT an int", '"SERVER_PORT": str(server_address[1]),', '"SERVER_PORT": server_address[1],'),
-    ("q1", "underscore headers kept", 'if "_" in name or key == "TRANSFER_ENCODING":', 'if key == "TRANSFER_ENCODING":'),
-    ("q1", "Transfer-Encoding kept", 'if "_" in name or key == "TRANSFER_ENCODING":', 'if "_" in name:'),
-    ("q1", "repeated header: last one wins", 'environ["HTTP_" + key] += "," + value', 'environ["HTTP_" + key] = value'),
-    ("q1", "wsgi.input as bytes", '"wsgi.input": io.BytesIO(request.body),', '"wsgi.input": request.body,'),
-    ("q1", "absolute form ignored", 'if target.startswith(("http://", "https://")):', 'if False:'),
+    (
+        "q1",
+        "Content-Type with HTTP_ prefix",
+        'if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):',
+        "if False:",
+    ),
+    (
+        "q1",
+        "SERVER_PORT an int",
+        '"SERVER_PORT": str(server_address[1]),',
+        '"SERVER_PORT": server_address[1],',
+    ),
+    (
+        "q1",
+        "underscore headers kept",
+        'if "_" in name or key == "TRANSFER_ENCODING":',
+        'if key == "TRANSFER_ENCODING":',
+    ),
+    (
+        "q1",
+        "Transfer-Encoding kept",
+        'if "_" in name or key == "TRANSFER_ENCODING":',
+        'if "_" in name:',
+    ),
+    (
+        "q1",
+        "repeated header: last one wins",
+        'environ["HTTP_" + key] += "," + value',
+        'environ["HTTP_" + key] = value',
+    ),
+    (
+        "q1",
+        "wsgi.input as bytes",
+        '"wsgi.input": io.BytesIO(request.body),',
+        '"wsgi.input": request.body,',
+    ),
+    ("q1", "absolute form ignored", 'if target.startswith(("http://", "https://")):', "if False:"),
     # q2 StartResponse
     ("q2", "never re-raises exc_info", "raise exc_info[1].with_traceback(exc_info[2])", "pass"),
     ("q2", "hop-by-hop allowed", "if is_hop_by_hop(name):", "if False:"),
-    ("q2", "second call always raises",
-     "elif self.status is not None:", "if self.status is not None and not self.headers_sent:"),
-    ("q2", "status not checked", 'if type(status) is not str or not re.fullmatch(r"[1-5][0-9][0-9] [^\\r\\n]*", status):', "if False:"),
-    ("q2", "header tuples not checked", "if type(header) is not tuple or len(header) != 2 or not all(",
-     "if False and not all("),
+    (
+        "q2",
+        "second call always raises",
+        "elif self.status is not None:",
+        "if self.status is not None and not self.headers_sent:",
+    ),
+    (
+        "q2",
+        "status not checked",
+        'if type(status) is not str or not re.fullmatch(r"[1-5][0-9][0-9] [^\\r\\n]*", status):',
+        "if False:",
+    ),
+    (
+        "q2",
+        "header tuples not checked",
+        "if type(header) is not tuple or len(header) != 2 or not all(",
+        "if False and not all(",
+    ),
     ("q2", "write accepts str", "if type(data) is not bytes:", "if False:"),
     # q3 run_app
-    ("q3", "close() only on success", "    finally:\n        if hasattr(result, \"close\"):\n            result.close()",
-     "    except Exception:\n        raise\n    if hasattr(result, \"close\"):\n        result.close()"),
-    ("q3", "write() ignored", "start_response = StartResponse(chunks.append)", "start_response = StartResponse()"),
-    ("q3", "missing start_response not noticed", 'raise RuntimeError("the app returned without calling start_response()")', "pass"),
+    (
+        "q3",
+        "close() only on success",
+        '    finally:\n        if hasattr(result, "close"):\n            result.close()',
+        '    except Exception:\n        raise\n    if hasattr(result, "close"):\n        result.close()',
+    ),
+    (
+        "q3",
+        "write() ignored",
+        "start_response = StartResponse(chunks.append)",
+        "start_response = StartResponse()",
+    ),
+    (
+        "q3",
+        "missing start_response not noticed",
+        'raise RuntimeError("the app returned without calling start_response()")',
+        "pass",
+    ),
     # q4 respond
-    ("q4", "head sent at the first chunk even if empty", "        if not data:\n            return\n        head = b\"\"",
-     "        head = b\"\""),
-    ("q4", "never chunked", 'elif self.body_allowed and self.request.version == "HTTP/1.1":', "elif False:"),
-    ("q4", "close() never called", 'if hasattr(result, "close"):\n            try:', 'if False:\n            try:'),
-    ("q4", "500 even after the head", "        if writer.start_response.headers_sent:\n            return False  # too late",
-     "        if False:\n            return False  # too late"),
-    ("q4", "HEAD gets a body", 'return self.request.method != "HEAD" and not status.startswith(NO_BODY)',
-     "return not status.startswith(NO_BODY)"),
-    ("q4", "short Content-Length not noticed", 'raise RuntimeError(f"the app sent {self.sent} of its Content-Length of {self.length}")', "pass"),
-    ("q4", "keep-alive ignores Connection: close", "self.keep_alive = request.keep_alive", "self.keep_alive = True"),
+    (
+        "q4",
+        "head sent at the first chunk even if empty",
+        '        if not data:\n            return\n        head = b""',
+        '        head = b""',
+    ),
+    (
+        "q4",
+        "never chunked",
+        'elif self.body_allowed and self.request.version == "HTTP/1.1":',
+        "elif False:",
+    ),
+    (
+        "q4",
+        "close() never called",
+        'if hasattr(result, "close"):\n            try:',
+        "if False:\n            try:",
+    ),
+    (
+        "q4",
+        "500 even after the head",
+        "        if writer.start_response.headers_sent:\n            return False  # too late",
+        "        if False:\n            return False  # too late",
+    ),
+    (
+        "q4",
+        "HEAD gets a body",
+        'return self.request.method != "HEAD" and not status.startswith(NO_BODY)',
+        "return not status.startswith(NO_BODY)",
+    ),
+    (
+        "q4",
+        "short Content-Length not noticed",
+        'raise RuntimeError(f"the app sent {self.sent} of its Content-Length of {self.length}")',
+        "pass",
+    ),
+    (
+        "q4",
+        "keep-alive ignores Connection: close",
+        "self.keep_alive = request.keep_alive",
+        "self.keep_alive = True",
+    ),
     ("q4", "no length for list bodies", "writer.known_length = sum(map(len, result))", "pass"),
     # q5 make_handler
-    ("q5", "a new makefile per request (loses pipelined bytes)",
-     'with conn.makefile("rb") as stream:\n                while (request := next_request(conn, stream)) is not None:',
-     'while (request := next_request(conn, conn.makefile("rb"))) is not None:\n                if True:'),
-    ("q5", "BadRequest not answered", "    except BadRequest as error:\n        status, headers, body",
-     "    except ZeroDivisionError as error:\n        status, headers, body"),
-    ("q5", "disconnects escape", "except (ConnectionError, TimeoutError):\n            pass",
-     "except ZeroDivisionError:\n            pass"),
-    ("q5", "one request per connection", "if not respond(conn, request, app, environ):", "if respond(conn, request, app, environ) or True:"),
+    (
+        "q5",
+        "a new makefile per request (loses pipelined bytes)",
+        'with conn.makefile("rb") as stream:\n                while (request := next_request(conn, stream)) is not None:',
+        'while (request := next_request(conn, conn.makefile("rb"))) is not None:\n                if True:',
+    ),
+    (
+        "q5",
+        "BadRequest not answered",
+        "    except BadRequest as error:\n        status, headers, body",
+        "    except ZeroDivisionError as error:\n        status, headers, body",
+    ),
+    (
+        "q5",
+        "disconnects escape",
+        "except (ConnectionError, TimeoutError):\n            pass",
+        "except ZeroDivisionError:\n            pass",
+    ),
+    (
+        "q5",
+        "one request per connection",
+        "if not respond(conn, request, app, environ):",
+        "if respond(conn, request, app, environ) or True:",
+    ),
     # q6 TimingMiddleware
-    ("q6", "a generator with try/finally",
-     "        result = self.app(environ, timed_start_response)\n        return ClosingIterable(",
-     "        result = self.app(environ, timed_start_response)\n        def gen():\n            try:\n                yield from result\n            finally:\n                if hasattr(result, 'close'): result.close()\n                self.timings.append((environ.get('PATH_INFO', ''), time.perf_counter() - began))\n        return gen()\n        return ClosingIterable("),
-    ("q6", "timing recorded at start_response", "        result = self.app(environ, timed_start_response)\n        return ClosingIterable(result, lambda: self.timings.append(",
-     "        result = self.app(environ, timed_start_response)\n        self.timings.append((environ.get('PATH_INFO', ''), time.perf_counter() - began))\n        return ClosingIterable(result, lambda: None or (")
-    ,
-    ("q6", "inner close() not called", "            if hasattr(self.iterable, \"close\"):\n                self.iterable.close()",
-     "            pass"),
-    ("q6", "exc_info dropped", "                                  exc_info)", "                                  )"),
+    (
+        "q6",
+        "a generator with try/finally",
+        "        result = self.app(environ, timed_start_response)\n        return ClosingIterable(",
+        "        result = self.app(environ, timed_start_response)\n        def gen():\n            try:\n                yield from result\n            finally:\n                if hasattr(result, 'close'): result.close()\n                self.timings.append((environ.get('PATH_INFO', ''), time.perf_counter() - began))\n        return gen()\n        return ClosingIterable(",
+    ),
+    (
+        "q6",
+        "timing recorded at start_response",
+        "        result = self.app(environ, timed_start_response)\n        return ClosingIterable(result, lambda: self.timings.append(",
+        "        result = self.app(environ, timed_start_response)\n        self.timings.append((environ.get('PATH_INFO', ''), time.perf_counter() - began))\n        return ClosingIterable(result, lambda: None or (",
+    ),
+    (
+        "q6",
+        "inner close() not called",
+        '            if hasattr(self.iterable, "close"):\n                self.iterable.close()',
+        "            pass",
+    ),
+    (
+        "q6",
+        "exc_info dropped",
+        "                                  exc_info)",
+        "                                  )",
+    ),
     # q7 PrefixMount
-    ("q7", "no segment boundary", 'if path == prefix or path.startswith(prefix + "/"):', "if path.startswith(prefix):"),
-    ("q7", "first match, not longest", "for prefix in sorted(self.mounts, key=len, reverse=True):", "for prefix in self.mounts:"),
-    ("q7", "SCRIPT_NAME not kept", '"SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + prefix,', '"SCRIPT_NAME": prefix,'),
+    (
+        "q7",
+        "no segment boundary",
+        'if path == prefix or path.startswith(prefix + "/"):',
+        "if path.startswith(prefix):",
+    ),
+    (
+        "q7",
+        "first match, not longest",
+        "for prefix in sorted(self.mounts, key=len, reverse=True):",
+        "for prefix in self.mounts:",
+    ),
+    (
+        "q7",
+        "SCRIPT_NAME not kept",
+        '"SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + prefix,',
+        '"SCRIPT_NAME": prefix,',
+    ),
 ]
 
 
@@ -441,10 +622,16 @@ CAUGHT_BY_VISIBLE_TESTS = {(question, what) for question, what, *_ in WRONG_ANSW
 @pytest.mark.timeout(300)
 def test_the_lab_tests_catch_plausible_wrong_answers(tmp_path):
     cells = nbformat.read(LAB, as_version=4).cells
-    answers = {c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source for c in cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells
-             if c.metadata.get("nbgrader", {}).get("grade")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source
+        for c in cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    tests = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
     assert CAUGHT_BY_VISIBLE_TESTS <= {(question, what) for question, what, *_ in WRONG_ANSWERS}
     missed = []
     with kernel(tmp_path, tmp_path) as client:
@@ -454,7 +641,9 @@ def test_the_lab_tests_catch_plausible_wrong_answers(tmp_path):
                 question = cell.metadata.get("nbgrader", {}).get("grade_id")
                 assert question not in tests or f"{question}: passed ✓" in output, output[-2000:]
         for question, what, right, wrong in WRONG_ANSWERS:
-            assert right in answers[question], f"{question} ({what}): the answer no longer has {right!r}"
+            assert right in answers[question], (
+                f"{question} ({what}): the answer no longer has {right!r}"
+            )
             run_code(client, answers[question].replace(right, wrong, 1))
             verdict = text_of(run_code(client, tests[question]))
             if f"{question}: failed" not in verdict:

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-SCRIPT = '''
+SCRIPT = """
 import os
 from werkzeug.serving import run_simple
 from werkzeug.wrappers import Request, Response
@@ -31,7 +31,7 @@ if __name__ == "__main__":
     print("started", os.getpid(), flush=True)
     run_simple("127.0.0.1", 0, app, use_debugger=True, use_reloader=True, reloader_interval=0.1)
     print("run_simple returned", flush=True)
-'''
+"""
 
 
 class Output:
@@ -39,8 +39,9 @@ class Output:
 
     def __init__(self, process: subprocess.Popen) -> None:
         self.lines: list[str] = []
-        self.thread = threading.Thread(target=lambda: self.lines.extend(
-            line.rstrip() for line in process.stdout), daemon=True)
+        self.thread = threading.Thread(
+            target=lambda: self.lines.extend(line.rstrip() for line in process.stdout), daemon=True
+        )
         self.thread.start()
 
     def wait_for(self, pattern: str, timeout: float = 15) -> re.Match:
@@ -57,9 +58,15 @@ class Output:
 def test_reloader_and_debugger_in_a_subprocess(tmp_path):
     script = tmp_path / "dev.py"
     script.write_text(SCRIPT)
-    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
     output = Output(process)
     try:
         url = output.wait_for(r"Running on (http://127\.0\.0\.1:\d+)").group(1)
@@ -73,12 +80,19 @@ def test_reloader_and_debugger_in_a_subprocess(tmp_path):
         secret = re.search(r'SECRET = "(\w+)"', crash.text).group(1)
         frame = re.findall(r'<div class="frame" id="frame-(\d+)"', crash.text)[-1]
         # The answer is wrapped in a marker no process id or page text can contain by chance.
-        command = {"__debugger__": "yes", "cmd": "'ran:%d:ran' % (secret_number * 2)",
-                   "frm": frame, "s": secret}
+        command = {
+            "__debugger__": "yes",
+            "cmd": "'ran:%d:ran' % (secret_number * 2)",
+            "frm": frame,
+            "s": secret,
+        }
         with requests.Session() as browser:
             assert "ran:84:ran" not in browser.get(url, params=command, timeout=5).text  # no PIN
-            unlock = browser.get(url, params={"__debugger__": "yes", "cmd": "pinauth", "pin": pin,
-                                              "s": secret}, timeout=5)
+            unlock = browser.get(
+                url,
+                params={"__debugger__": "yes", "cmd": "pinauth", "pin": pin, "s": secret},
+                timeout=5,
+            )
             assert unlock.json()["auth"] is True
             assert "ran:84:ran" in browser.get(url, params=command, timeout=5).text
 

@@ -16,9 +16,9 @@ import re
 
 import nbformat
 import pytest
-
 from conftest import ROOT
-from socket2flask.grading.notebook import stub_answer, strip_hidden
+
+from socket2flask.grading.notebook import strip_hidden, stub_answer
 from socket2flask.servers import stop_all
 
 SOLUTION = ROOT / "solutions" / "03_werkzeug_lab.ipynb"
@@ -44,8 +44,12 @@ def lab_namespace(override: str = "") -> dict:
     for cell in cells():
         if cell.cell_type != "code" or not grading(cell):
             continue  # check_all()
-        source = re.sub(r"^check\(.*\Z", "", cell.source, flags=re.M | re.S)   # the last call, over its lines
-        exec(compile(source, f"<{grading(cell)['grade_id']}>", "exec", dont_inherit=True), namespace)
+        source = re.sub(
+            r"^check\(.*\Z", "", cell.source, flags=re.M | re.S
+        )  # the last call, over its lines
+        exec(
+            compile(source, f"<{grading(cell)['grade_id']}>", "exec", dont_inherit=True), namespace
+        )
     if override:
         exec(compile(override, "<wrong answer>", "exec", dont_inherit=True), namespace)
     return namespace
@@ -97,7 +101,7 @@ def test_headings_and_answer_cells_look_like_the_other_labs():
             assert len(stub.splitlines()) <= 40, (grading(cell)["grade_id"], len(stub.splitlines()))
 
 
-WRONG_IDS = '''  # plain INSERT, no UNIQUE(url): the same URL gets a new id each time
+WRONG_IDS = """  # plain INSERT, no UNIQUE(url): the same URL gets a new id each time
 class SqliteStorage(SqliteStorage):
     def __init__(self, path):
         self.path = str(path)
@@ -106,20 +110,30 @@ class SqliteStorage(SqliteStorage):
     def insert_url(self, url):
         with sqlite_connection(self.path) as db:
             return base36_encode(db.execute("INSERT INTO urls (url) VALUES (?)", (url,)).lastrowid)
-'''
+"""
 
 # Plausible wrong answers: (question, code run after the reference answers, what check() must say).
 WRONG = {
-    "q1: any case and length in the converter": ("q1", '''
+    "q1: any case and length in the converter": (
+        "q1",
+        """
 class Base36Converter(BaseConverter):
     regex = "[0-9a-zA-Z]+"
-''', ["GET /ABC", "expected: 'NotFound'", "hint:     use a converter whose regex"]),
-    "q1: the converter not registered": ("q1", '''
+""",
+        ["GET /ABC", "expected: 'NotFound'", "hint:     use a converter whose regex"],
+    ),
+    "q1: the converter not registered": (
+        "q1",
+        """
 def make_url_map():
     return Map([Rule("/", endpoint="new_url", methods=["GET", "POST"]),
                 Rule("/<base36:short_id>", endpoint="follow_short_link", methods=["GET"])])
-''', ["your code raised LookupError", "hint:     register the converter"]),
-    "q1: short links without methods": ("q1", '''
+""",
+        ["your code raised LookupError", "hint:     register the converter"],
+    ),
+    "q1: short links without methods": (
+        "q1",
+        """
 def make_url_map():
     return Map([
         Rule("/", endpoint="new_url", methods=["GET", "POST"]),
@@ -127,8 +141,12 @@ def make_url_map():
         Rule("/<base36:short_id>+", endpoint="short_link_details"),
         Rule("/static/<path:filename>", endpoint="static", build_only=True),
     ], converters={"base36": Base36Converter})
-''', ["DELETE /4c", "methods=['GET']"]),
-    "q2: only NotFound caught, without @Request.application": ("q2", '''
+""",
+        ["DELETE /4c", "methods=['GET']"],
+    ),
+    "q2: only NotFound caught, without @Request.application": (
+        "q2",
+        """
 def make_dispatcher(url_map, views):
     def app(environ, start_response):
         request = Request(environ)
@@ -139,8 +157,12 @@ def make_dispatcher(url_map, views):
             response = error
         return response(environ, start_response)
     return app
-''', ["your code raised MethodNotAllowed", "hint:     wrap matching and the view call"]),
-    "q2: every HTTP error answered 404": ("q2", '''
+""",
+        ["your code raised MethodNotAllowed", "hint:     wrap matching and the view call"],
+    ),
+    "q2: every HTTP error answered 404": (
+        "q2",
+        """
 def make_dispatcher(url_map, views):
     @Request.application
     def app(request):
@@ -150,16 +172,31 @@ def make_dispatcher(url_map, views):
         except HTTPException:
             return NotFound()
     return app
-''', ["POST /page/1", "got:      (404, [''])", "return that exception as it is, not a NotFound()"]),
-    "q2: a missing view raises KeyError": ("q2", '''
+""",
+        [
+            "POST /page/1",
+            "got:      (404, [''])",
+            "return that exception as it is, not a NotFound()",
+        ],
+    ),
+    "q2: a missing view raises KeyError": (
+        "q2",
+        """
 def make_dispatcher(url_map, views):
     @Request.application
     def app(request):
         endpoint, values = url_map.bind_to_environ(request.environ).match()
         return views[endpoint](request, **values)
     return app
-''', ["your code raised KeyError: 'missing'", "hint:     look the view up with views.get(endpoint)"]),
-    "q2: a missing view is a server error": ("q2", '''
+""",
+        [
+            "your code raised KeyError: 'missing'",
+            "hint:     look the view up with views.get(endpoint)",
+        ],
+    ),
+    "q2: a missing view is a server error": (
+        "q2",
+        """
 from werkzeug.exceptions import InternalServerError
 def make_dispatcher(url_map, views):
     @Request.application
@@ -172,8 +209,12 @@ def make_dispatcher(url_map, views):
         except HTTPException as error:
             return error
     return app
-''', ["GET /missing", "got:      500", "hint:     an endpoint with no entry in views is a 404"]),
-    "q2: matched without the method": ("q2", '''
+""",
+        ["GET /missing", "got:      500", "hint:     an endpoint with no entry in views is a 404"],
+    ),
+    "q2: matched without the method": (
+        "q2",
+        """
 def make_dispatcher(url_map, views):
     @Request.application
     def app(request):
@@ -183,8 +224,12 @@ def make_dispatcher(url_map, views):
         except HTTPException as error:
             return error
     return app
-''', ["POST /page/1", "bind_to_environ"]),
-    "q2: values not passed to the view": ("q2", '''
+""",
+        ["POST /page/1", "bind_to_environ"],
+    ),
+    "q2: values not passed to the view": (
+        "q2",
+        """
 def make_dispatcher(url_map, views):
     @Request.application
     def app(request):
@@ -194,8 +239,12 @@ def make_dispatcher(url_map, views):
         except HTTPException as error:
             return error
     return app
-''', ["your code raised TypeError", "views[endpoint](request, **values)"]),
-    "q3: a naive join": ("q3", '''
+""",
+        ["your code raised TypeError", "views[endpoint](request, **values)"],
+    ),
+    "q3: a naive join": (
+        "q3",
+        """
 def static_files(root, prefix="/static/"):
     @Request.application
     def app(request):
@@ -205,8 +254,12 @@ def static_files(root, prefix="/static/"):
         with open(path, "rb") as file:
             return Response(file.read(), content_type=mimetypes.guess_type(path)[0] or "text/plain")
     return app
-''', ["GET /static/../secret.txt", "got:      200", "safe_join"]),
-    "q3: folders opened": ("q3", '''
+""",
+        ["GET /static/../secret.txt", "got:      200", "safe_join"],
+    ),
+    "q3: folders opened": (
+        "q3",
+        """
 def static_files(root, prefix="/static/"):
     @Request.application
     def app(request):
@@ -218,8 +271,12 @@ def static_files(root, prefix="/static/"):
         with open(path, "rb") as file:
             return Response(file.read(), content_type=mimetypes.guess_type(path)[0] or "text/plain")
     return app
-''', ["your code raised IsADirectoryError", "hint:     check os.path.isfile(path)"]),
-    "q3: safe_join but links followed": ("q3", '''
+""",
+        ["your code raised IsADirectoryError", "hint:     check os.path.isfile(path)"],
+    ),
+    "q3: safe_join but links followed": (
+        "q3",
+        """
 def static_files(root, prefix="/static/"):
     @Request.application
     def app(request):
@@ -233,12 +290,20 @@ def static_files(root, prefix="/static/"):
         with open(path, "rb") as file:
             return Response(file.read(), content_type=mimetypes.guess_type(path)[0] or "text/plain")
     return app
-''', ["GET /static/innocent.txt", "got:      (200, 'the secret')", "os.path.realpath"]),
-    "q4: int(text, 36) trusted": ("q4", '''
+""",
+        ["GET /static/innocent.txt", "got:      (200, 'the secret')", "os.path.realpath"],
+    ),
+    "q4: int(text, 36) trusted": (
+        "q4",
+        """
 def base36_decode(text):
     return int(text, 36)
-''', ["returned 13368 instead of raising ValueError"]),
-    "q4: 0 encoded as nothing": ("q4", '''
+""",
+        ["returned 13368 instead of raising ValueError"],
+    ),
+    "q4: 0 encoded as nothing": (
+        "q4",
+        """
 def base36_encode(number):
     if number < 0:
         raise ValueError(number)
@@ -247,12 +312,20 @@ def base36_encode(number):
         number, digit = divmod(number, 36)
         digits = BASE36_DIGITS[digit] + digits
     return digits
-''', ["expected: '0'", "0 itself is '0'"]),
-    "q4: only the scheme checked": ("q4", '''
+""",
+        ["expected: '0'", "0 itself is '0'"],
+    ),
+    "q4: only the scheme checked": (
+        "q4",
+        """
 def validate_url(text):
     return None if text.startswith(("http://", "https://")) else "Only http(s) URLs."
-''', ["validate_url('http://') returned None", "hint:     check in the order of the question"]),
-    "q5: one connection for all threads": ("q5", '''
+""",
+        ["validate_url('http://') returned None", "hint:     check in the order of the question"],
+    ),
+    "q5: one connection for all threads": (
+        "q5",
+        """
 class SqliteStorage(SqliteStorage):
     def __init__(self, path):
         super().__init__(path)
@@ -260,17 +333,31 @@ class SqliteStorage(SqliteStorage):
         self.db = sqlite3.connect(self.path, isolation_level=None)
     def increment_clicks(self, short_id):
         self.db.execute("UPDATE urls SET clicks = clicks + 1 WHERE id = ?", (base36_decode(short_id),))
-''', ["4 threads clicking", "ProgrammingError", "connect in each call"]),
-    "q5: ids not kept for the same URL": ("q5", WRONG_IDS, ["insert a, b, a", "got:      ['1', '2', '3']",
-                                                           "UNIQUE(url), INSERT OR IGNORE"]),
-    "q5: a malformed id raises": ("q5", '''
+""",
+        ["4 threads clicking", "ProgrammingError", "connect in each call"],
+    ),
+    "q5: ids not kept for the same URL": (
+        "q5",
+        WRONG_IDS,
+        ["insert a, b, a", "got:      ['1', '2', '3']", "UNIQUE(url), INSERT OR IGNORE"],
+    ),
+    "q5: a malformed id raises": (
+        "q5",
+        """
 class SqliteStorage(SqliteStorage):
     def get_url(self, short_id):
         with sqlite_connection(self.path) as db:
             row = db.execute("SELECT url FROM urls WHERE id = ?", (base36_decode(short_id),)).fetchone()
         return row[0] if row else None
-''', ["your code raised ValueError", "get_url of an id that base36_decode refuses is None (catch its ValueError)"]),
-    "q6: a bad URL answered 200": ("q6", '''
+""",
+        [
+            "your code raised ValueError",
+            "get_url of an id that base36_decode refuses is None (catch its ValueError)",
+        ],
+    ),
+    "q6: a bad URL answered 200": (
+        "q6",
+        """
 class ShortlyApp(ShortlyApp):
     def new_url(self, request):
         error, url = None, ""
@@ -281,16 +368,24 @@ class ShortlyApp(ShortlyApp):
                 return redirect(self.url_for(request, "short_link_details",
                                              short_id=self.storage.insert_url(url)))
         return self.render(request, "new_url.html", error=error, url=url)
-''', ["POST / url=ftp://example.com/", "render new_url.html with status=400"]),
-    "q6: clicks not counted": ("q6", '''
+""",
+        ["POST / url=ftp://example.com/", "render new_url.html with status=400"],
+    ),
+    "q6: clicks not counted": (
+        "q6",
+        """
 class ShortlyApp(ShortlyApp):
     def follow_short_link(self, request, short_id):
         link_target = self.storage.get_url(short_id)
         if link_target is None:
             raise NotFound()
         return redirect(link_target, code=302)
-''', ["GET /1+ after 3 clicks", "self.storage.increment_clicks"]),
-    "q6: a permanent redirect": ("q6", '''
+""",
+        ["GET /1+ after 3 clicks", "self.storage.increment_clicks"],
+    ),
+    "q6: a permanent redirect": (
+        "q6",
+        """
 class ShortlyApp(ShortlyApp):
     def follow_short_link(self, request, short_id):
         link_target = self.storage.get_url(short_id)
@@ -298,17 +393,28 @@ class ShortlyApp(ShortlyApp):
             raise NotFound()
         self.storage.increment_clicks(short_id)
         return redirect(link_target, code=301)
-''', ["got:      (301,", "code=302"]),
-    "q6: unknown ids not refused": ("q6", '''
+""",
+        ["got:      (301,", "code=302"],
+    ),
+    "q6: unknown ids not refused": (
+        "q6",
+        """
 class ShortlyApp(ShortlyApp):
     def short_link_details(self, request, short_id):
         link_target = self.storage.get_url(short_id)
         return self.render(request, "short_link_details.html", short_id=short_id, link_target=link_target,
                            link_host=urlsplit(link_target).hostname, click_count=self.storage.get_clicks(short_id))
-''', ["GET /zz and /zz+ (unknown)", "got:      (404, 200)", "raise NotFound()"]),
-    "q7 after q5's ids not kept for the same URL": ("q7", WRONG_IDS,
-                                                    ["the Location headers", "check q5 (a URL stored before"]),
-    "q7 after q5's connection kept for later calls": ("q7", '''
+""",
+        ["GET /zz and /zz+ (unknown)", "got:      (404, 200)", "raise NotFound()"],
+    ),
+    "q7 after q5's ids not kept for the same URL": (
+        "q7",
+        WRONG_IDS,
+        ["the Location headers", "check q5 (a URL stored before"],
+    ),
+    "q7 after q5's connection kept for later calls": (
+        "q7",
+        """
 class SqliteStorage(SqliteStorage):
     def insert_url(self, url):
         if not hasattr(self, "db"):
@@ -316,8 +422,16 @@ class SqliteStorage(SqliteStorage):
         self.db.execute("INSERT OR IGNORE INTO urls (url) VALUES (?)", (url,))
         (number,) = self.db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()
         return base36_encode(number)
-''', ["q7 uses your `SqliteStorage` from q5", "got:      500", "check q5 (an sqlite3 connection"]),
-    "q7: redirects followed": ("q7", '''
+""",
+        [
+            "q7 uses your `SqliteStorage` from q5",
+            "got:      500",
+            "check q5 (an sqlite3 connection",
+        ],
+    ),
+    "q7: redirects followed": (
+        "q7",
+        """
 def answers_both_ways(app, method, path, data=None):
     def essentials(status, headers, body):
         return status, headers.get("Content-Type"), headers.get("Location"), body
@@ -326,21 +440,31 @@ def answers_both_ways(app, method, path, data=None):
         via_socket = requests.request(method, server.url + path, data=data, timeout=5)
     return {"client": essentials(via_client.status_code, via_client.headers, via_client.get_data()),
             "socket": essentials(via_socket.status_code, via_socket.headers, via_socket.content)}
-''', ["POST / to Shortly over the socket", "allow_redirects=False"]),
-    "q7: every header compared": ("q7", '''
+""",
+        ["POST / to Shortly over the socket", "allow_redirects=False"],
+    ),
+    "q7: every header compared": (
+        "q7",
+        """
 def answers_both_ways(app, method, path, data=None):
     via_client = Client(app).open(path, method=method, data=data)
     with serve(app) as server:
         via_socket = requests.request(method, server.url + path, data=data, allow_redirects=False, timeout=5)
     return {"client": (via_client.status_code, dict(via_client.headers), via_client.get_data()),
             "socket": (via_socket.status_code, dict(via_socket.headers), via_socket.content)}
-''', ["the socket's answer also has Date and Server headers"]),
-    "q7: the server left running": ("q7", '''
+""",
+        ["the socket's answer also has Date and Server headers"],
+    ),
+    "q7: the server left running": (
+        "q7",
+        """
 _right = answers_both_ways
 def answers_both_ways(app, method, path, data=None):
     serve(app, name="left-running")
     return _right(app, method, path, data)
-''', ["servers started by answers_both_ways and still running", "with serve(app) as server:"]),
+""",
+        ["servers started by answers_both_ways and still running", "with serve(app) as server:"],
+    ),
 }
 
 
@@ -349,7 +473,9 @@ def answers_both_ways(app, method, path, data=None):
 def test_a_wrong_answer_is_caught_with_a_message_that_helps(what):
     question, code, needed = WRONG[what]
     text = report(question, code)
-    assert f"{question}: failed ✗" in text, f"the visible tests of {question} let this pass: {what}\n{text}"
+    assert f"{question}: failed ✗" in text, (
+        f"the visible tests of {question} let this pass: {what}\n{text}"
+    )
     for fragment in needed:
         assert fragment in text, f"{what}: no {fragment!r} in what check() printed:\n{text}"
     assert "Traceback" not in text
@@ -357,16 +483,26 @@ def test_a_wrong_answer_is_caught_with_a_message_that_helps(what):
 
 # Wrong answers whose failure must not blame another part: (question, code, what check() must not say).
 NOT_BLAMED = {
-    "q6: an unknown id followed is not blamed on new_url": ("q6", '''
+    "q6: an unknown id followed is not blamed on new_url": (
+        "q6",
+        """
 class ShortlyApp(ShortlyApp):
     def follow_short_link(self, request, short_id):
         self.storage.increment_clicks(short_id)
         return redirect(self.storage.get_url(short_id) or "/", code=302)
-''', "store a URL only"),
-    "q7: a server-thread error is not blamed on redirects": ("q7", WRONG["q7 after q5's connection kept "
-                                                                      "for later calls"][1], "allow_redirects"),
-    "q2: a 404 for every error is not blamed on bind_to_environ": ("q2", WRONG["q2: every HTTP error answered "
-                                                                             "404"][1], "bind_to_environ"),
+""",
+        "store a URL only",
+    ),
+    "q7: a server-thread error is not blamed on redirects": (
+        "q7",
+        WRONG["q7 after q5's connection kept for later calls"][1],
+        "allow_redirects",
+    ),
+    "q2: a 404 for every error is not blamed on bind_to_environ": (
+        "q2",
+        WRONG["q2: every HTTP error answered 404"][1],
+        "bind_to_environ",
+    ),
 }
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import ROOT
-from socket2flask.grading.labclient import LabClient
 from kernels import isolated_env, output_of, run_code, text_of
+
+from socket2flask.grading.labclient import LabClient
 
 LESSON = ROOT / "notebooks" / "03_werkzeug.ipynb"
 
@@ -64,8 +64,13 @@ def test_each_serving_child_prints_the_same_pin_also_after_the_reload(outputs):
 @pytest.mark.timeout(180)
 def test_apps_are_compared_in_process_and_servers_over_loopback(outputs):
     in_process = output_of(outputs, "def direct_call(")
-    for label in ("bare WSGI app (step 2)", "Request/Response app (the notes')",
-                  "Shortly details page", "one read", "one write"):
+    for label in (
+        "bare WSGI app (step 2)",
+        "Request/Response app (the notes')",
+        "Shortly details page",
+        "one read",
+        "one write",
+    ):
         assert re.search(rf"{re.escape(label)}.*median\s+[\d.]+ [µm]?s", in_process), label
     assert "Request/Response instead of the bare app:" in in_process
     loopback = output_of(outputs, "over_loopback = {")
@@ -100,16 +105,34 @@ def test_background_processes_stop_on_a_rerun_and_when_the_kernel_shuts_down(tmp
     """A kernel shut down the normal way (JupyterLab's Shut Down, or a restart) runs its exit
     handlers: Background's processes, in sessions of their own, must not outlive it."""
     sleeper = "[sys.executable, '-c', 'import time; print(\"up\", flush=True); time.sleep(120)']"
-    client = LabClient(nbformat.v4.new_notebook(), timeout=60, kernel_name="python3",
-                       startup_timeout=60, shutdown_kernel="graceful")
+    client = LabClient(
+        nbformat.v4.new_notebook(),
+        timeout=60,
+        kernel_name="python3",
+        startup_timeout=60,
+        shutdown_kernel="graceful",
+    )
     with client.setup_kernel(env=isolated_env(tmp_path), cwd=str(tmp_path)):
-        run_code(client, "import os, re, sys, tempfile, time\nfrom pathlib import Path\n"
-                         "WORK = Path(tempfile.mkdtemp())")
+        run_code(
+            client,
+            "import os, re, sys, tempfile, time\nfrom pathlib import Path\n"
+            "WORK = Path(tempfile.mkdtemp())",
+        )
         run_code(client, helper_source("class Background"))
-        first = text_of(run_code(client, f"first = Background('sleeper', {sleeper})\n"
-                                         "first.wait_for('up')\nprint(first.process.pid)"))
-        second = text_of(run_code(client, f"second = Background('sleeper', {sleeper})\n"
-                                          "second.wait_for('up')\nprint(second.process.pid)"))
+        first = text_of(
+            run_code(
+                client,
+                f"first = Background('sleeper', {sleeper})\n"
+                "first.wait_for('up')\nprint(first.process.pid)",
+            )
+        )
+        second = text_of(
+            run_code(
+                client,
+                f"second = Background('sleeper', {sleeper})\n"
+                "second.wait_for('up')\nprint(second.process.pid)",
+            )
+        )
         first_pid, second_pid = int(first.strip()), int(second.strip())
         assert not alive(first_pid), "a new Background of the same name must stop the earlier one"
         assert alive(second_pid)

@@ -16,19 +16,20 @@ import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
+from conftest import ROOT, load_answers
 from werkzeug.test import Client
 
-from conftest import ROOT, load_answers
 from socket2flask.servers import serve
 
 SHORTLY_DIR = ROOT / "notebooks" / "shortly"
 LONG = "https://werkzeug.palletsprojects.com/en/stable/tutorial/"
-NO_REDIS = ("SKIPPED because the redis-server program is not installed on this machine "
-            "(Debian: apt-get install redis-server); the SQLite variants still ran")
+NO_REDIS = (
+    "SKIPPED because the redis-server program is not installed on this machine "
+    "(Debian: apt-get install redis-server); the SQLite variants still ran"
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +72,26 @@ def redis_url(tmp_path_factory) -> str:
     for _ in range(5):
         port = _free_port()
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(folder), "--logfile", str(folder / "redis.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+                "--logfile",
+                str(folder / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and process.poll() is None and not _ping(port):
             time.sleep(0.02)
@@ -132,14 +149,17 @@ def test_storage_contract(storage):
 def test_concurrent_clicks_through_a_threaded_server_are_all_counted(answers, config):
     app = answers["create_app"](config)
     with serve(app, name="step3-clicks") as server:
-        details = requests.post(server.url, data={"url": LONG}, allow_redirects=False,
-                                timeout=5).headers["Location"]
+        details = requests.post(
+            server.url, data={"url": LONG}, allow_redirects=False, timeout=5
+        ).headers["Location"]
         link = details.removesuffix("+")
 
         def click(times: int) -> list[int]:
             with requests.Session() as session:
-                return [session.get(server.url + link, allow_redirects=False, timeout=10).status_code
-                        for _ in range(times)]
+                return [
+                    session.get(server.url + link, allow_redirects=False, timeout=10).status_code
+                    for _ in range(times)
+                ]
 
         with ThreadPoolExecutor(8) as pool:
             statuses = [s for batch in pool.map(click, [25] * 8) for s in batch]
@@ -169,9 +189,12 @@ def test_shortly_end_to_end(answers, config):
     assert re.search(r'class="clicks">(\d+)<', details.text).group(1) == "3"
     assert "werkzeug.palletsprojects.com" in details.text and LONG in details.text
 
-    for bad, message in [("ftp://example.com/", "Only http:// and https:// URLs"),
-                         ("", "Please enter a URL."), ("javascript:alert(1)", "Only http://"),
-                         ("https://a.example/\r\nSet-Cookie: x=1", "spaces or control characters")]:
+    for bad, message in [
+        ("ftp://example.com/", "Only http:// and https:// URLs"),
+        ("", "Please enter a URL."),
+        ("javascript:alert(1)", "Only http://"),
+        ("https://a.example/\r\nSet-Cookie: x=1", "spaces or control characters"),
+    ]:
         refused = client.post("/", data={"url": bad})
         assert refused.status_code == 400 and message in refused.text, bad
     assert client.get("/2").status_code == 404  # nothing bad was stored
@@ -188,9 +211,14 @@ def test_shortly_end_to_end(answers, config):
 
 def test_test_client_and_socket_give_the_same_answers(answers, config):
     app = answers["create_app"](config)
-    for method, path, data in [("POST", "/", {"url": LONG}), ("GET", "/1", None),
-                               ("GET", "/1+", None), ("POST", "/", {"url": "nope"}),
-                               ("GET", "/nope", None), ("PUT", "/1", None)]:
+    for method, path, data in [
+        ("POST", "/", {"url": LONG}),
+        ("GET", "/1", None),
+        ("GET", "/1+", None),
+        ("POST", "/", {"url": "nope"}),
+        ("GET", "/nope", None),
+        ("PUT", "/1", None),
+    ]:
         both = answers["answers_both_ways"](app, method, path, data)
         assert both["client"] == both["socket"], (method, path)
 
@@ -209,16 +237,21 @@ def test_create_app_uses_redis_when_REDIS_URL_is_set(answers, redis_url, monkeyp
     finally:
         app.storage.close()
     monkeypatch.delenv("REDIS_URL")
-    assert type(answers["create_app"]({"sqlite_path": tmp_path / "s.sqlite3"}).storage).__name__ \
+    assert (
+        type(answers["create_app"]({"sqlite_path": tmp_path / "s.sqlite3"}).storage).__name__
         == "SqliteStorage"
+    )
 
 
 # -- the templates are shared with steps 4 and 5: they must render under real Flask too -----------
 def test_templates_render_under_real_flask(answers):
     import flask
 
-    app = flask.Flask("shortly_on_flask", template_folder=str(SHORTLY_DIR / "templates"),
-                      static_folder=str(SHORTLY_DIR / "static"))
+    app = flask.Flask(
+        "shortly_on_flask",
+        template_folder=str(SHORTLY_DIR / "templates"),
+        static_folder=str(SHORTLY_DIR / "static"),
+    )
     app.url_map.converters["base36"] = answers["Base36Converter"]
 
     @app.route("/", methods=["GET", "POST"])
@@ -231,9 +264,13 @@ def test_templates_render_under_real_flask(answers):
 
     @app.route("/<base36:short_id>+")
     def short_link_details(short_id):
-        return flask.render_template("short_link_details.html", short_id=short_id,
-                                     link_target="https://example.com/a?b=<c>",
-                                     link_host="example.com", click_count=7)
+        return flask.render_template(
+            "short_link_details.html",
+            short_id=short_id,
+            link_target="https://example.com/a?b=<c>",
+            link_host="example.com",
+            click_count=7,
+        )
 
     @app.errorhandler(404)
     def not_found(error):

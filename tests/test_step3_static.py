@@ -10,12 +10,12 @@ import secrets
 from pathlib import Path
 
 import pytest
+from conftest import load_answers
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.security import safe_join
 from werkzeug.test import Client
 
-from conftest import load_answers
 from socket2flask.httpclient import Connection
 from socket2flask.servers import serve
 
@@ -37,12 +37,24 @@ def corpus(site: Path) -> list[str]:
     secret = str(site / "secret.txt")
     dots = ["..", "%2e%2e", "%2E%2e", ".%2e", "%2e.", "./..", "css/../.."]
     paths = [f"/static/{d}/secret.txt" for d in dots] + [f"/static/{d}%2fsecret.txt" for d in dots]
-    paths += ["/static/" + secret, "/static//" + secret, "/static/" + secret.replace("/", "%2f"),
-              "/static/%2f" + secret.lstrip("/"), "/static/css/%2e%2e/%2e%2e/secret.txt",
-              "/static/..", "/static/../", "/static/..%5csecret.txt", "/static/%252e%252e/secret.txt",
-              "/static/%c0%ae%c0%ae/secret.txt", "/static/..;/secret.txt", "/static/link.txt",
-              "/static/../static/../secret.txt", "/static/css/..//../secret.txt",
-              "/static/../secret.txt%00", "/static/hello.txt%00/../../secret.txt"]
+    paths += [
+        "/static/" + secret,
+        "/static//" + secret,
+        "/static/" + secret.replace("/", "%2f"),
+        "/static/%2f" + secret.lstrip("/"),
+        "/static/css/%2e%2e/%2e%2e/secret.txt",
+        "/static/..",
+        "/static/../",
+        "/static/..%5csecret.txt",
+        "/static/%252e%252e/secret.txt",
+        "/static/%c0%ae%c0%ae/secret.txt",
+        "/static/..;/secret.txt",
+        "/static/link.txt",
+        "/static/../static/../secret.txt",
+        "/static/css/..//../secret.txt",
+        "/static/../secret.txt%00",
+        "/static/hello.txt%00/../../secret.txt",
+    ]
     return paths
 
 
@@ -76,9 +88,15 @@ def test_a_naive_join_leaks_and_safe_join_refuses_names_but_not_links(site):
         start_response("200 OK", [("Content-Length", str(len(body)))])
         return [body]
 
-    leaked = [p for p in ("/static/../secret.txt", "/static/%2e%2e%2fsecret.txt",
-                          "/static/" + str(root_site / "secret.txt"))
-              if canary in Client(naive).get(p).get_data(as_text=True)]
+    leaked = [
+        p
+        for p in (
+            "/static/../secret.txt",
+            "/static/%2e%2e%2fsecret.txt",
+            "/static/" + str(root_site / "secret.txt"),
+        )
+        if canary in Client(naive).get(p).get_data(as_text=True)
+    ]
     assert len(leaked) == 3
     assert safe_join(str(root), "../secret.txt") is None
     assert safe_join(str(root), str(root_site / "secret.txt")) is None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-
 from conftest import ROOT, load_answers
 from kernels import kernel, run_code, text_of
 
@@ -20,81 +19,228 @@ LAB = ROOT / "solutions" / "05_production_lab.ipynb"
 #  a piece of the verdict that must show, so that the learner is told what went wrong)
 WRONG_ANSWERS = [
     # q1 TrustedProxies
-    ("q1", "takes the first entry (the client's own claim)",
-     "return entries[-self.proxies] if", "return entries[0] if", "take the LAST entry"),
-    ("q1", "believes any peer", 'if self.proxies > 0 and environ.get("REMOTE_ADDR") in self.proxy_addresses:',
-     "if self.proxies > 0:", "change nothing"),
-    ("q1", "always the last entry, whatever the number of proxies", "entries[-self.proxies] if", "entries[-1] if",
-     "entries[-proxies]"),
-    ("q1", "entries not stripped", 'entries = [entry.strip() for entry in (header or "").split(",") if entry.strip()]',
-     'entries = [entry for entry in (header or "").split(",") if entry]', "strip"),
-    ("q1", "too few entries: the leftmost is taken",
-     "return entries[-self.proxies] if len(entries) >= self.proxies else None",
-     "return entries[max(-self.proxies, -len(entries))] if entries else None", "expected:"),
-    ("q1", "empty entries counted", 'for entry in (header or "").split(",") if entry.strip()]',
-     'for entry in (header or "").split(",")]', "drop the empty entries"),
-    ("q1", "proxies=0 not special", 'if self.proxies > 0 and environ.get("REMOTE_ADDR")',
-     'if environ.get("REMOTE_ADDR")', "entries[-0] is entries[0]"),
-    ("q1", "X-Forwarded-Proto ignored", 'environ["wsgi.url_scheme"] = scheme', "pass", "wsgi.url_scheme"),
+    (
+        "q1",
+        "takes the first entry (the client's own claim)",
+        "return entries[-self.proxies] if",
+        "return entries[0] if",
+        "take the LAST entry",
+    ),
+    (
+        "q1",
+        "believes any peer",
+        'if self.proxies > 0 and environ.get("REMOTE_ADDR") in self.proxy_addresses:',
+        "if self.proxies > 0:",
+        "change nothing",
+    ),
+    (
+        "q1",
+        "always the last entry, whatever the number of proxies",
+        "entries[-self.proxies] if",
+        "entries[-1] if",
+        "entries[-proxies]",
+    ),
+    (
+        "q1",
+        "entries not stripped",
+        'entries = [entry.strip() for entry in (header or "").split(",") if entry.strip()]',
+        'entries = [entry for entry in (header or "").split(",") if entry]',
+        "strip",
+    ),
+    (
+        "q1",
+        "too few entries: the leftmost is taken",
+        "return entries[-self.proxies] if len(entries) >= self.proxies else None",
+        "return entries[max(-self.proxies, -len(entries))] if entries else None",
+        "expected:",
+    ),
+    (
+        "q1",
+        "empty entries counted",
+        'for entry in (header or "").split(",") if entry.strip()]',
+        'for entry in (header or "").split(",")]',
+        "drop the empty entries",
+    ),
+    (
+        "q1",
+        "proxies=0 not special",
+        'if self.proxies > 0 and environ.get("REMOTE_ADDR")',
+        'if environ.get("REMOTE_ADDR")',
+        "entries[-0] is entries[0]",
+    ),
+    (
+        "q1",
+        "X-Forwarded-Proto ignored",
+        'environ["wsgi.url_scheme"] = scheme',
+        "pass",
+        "wsgi.url_scheme",
+    ),
     # q2 LimitedConnection, limited_handler
-    ("q2", "a request of exactly the limit refused", "if self.received > self.max_request_bytes:",
-     "if self.received >= self.max_request_bytes:", "exactly the limit is fine"),
-    ("q2", "the count is per connection", "self.received, self.deadline = 0, None", "self.deadline = None",
-     "the count is per request"),
-    ("q2", "the deadline is per connection", "self.received, self.deadline = 0, None", "self.received = 0",
-     "its own deadline"),
-    ("q2", "the deadline starts at connect", "self.deadline: float | None = None",
-     "self.deadline: float | None = time.monotonic() + request_timeout", "first byte"),
+    (
+        "q2",
+        "a request of exactly the limit refused",
+        "if self.received > self.max_request_bytes:",
+        "if self.received >= self.max_request_bytes:",
+        "exactly the limit is fine",
+    ),
+    (
+        "q2",
+        "the count is per connection",
+        "self.received, self.deadline = 0, None",
+        "self.deadline = None",
+        "the count is per request",
+    ),
+    (
+        "q2",
+        "the deadline is per connection",
+        "self.received, self.deadline = 0, None",
+        "self.received = 0",
+        "its own deadline",
+    ),
+    (
+        "q2",
+        "the deadline starts at connect",
+        "self.deadline: float | None = None",
+        "self.deadline: float | None = time.monotonic() + request_timeout",
+        "first byte",
+    ),
     ("q2", "no deadline at all", "if self.deadline is not None:", "if False:", "408"),
-    ("q2", "the limit is enforced while step 1 drains", "if self.refused:\n            return self.conn.recv(size)",
-     "if False:\n            return self.conn.recv(size)", "escaped from the step-1 server"),
-    ("q2", "step 1's global limit patched instead",
-     "handle_connection(LimitedConnection(conn, max_request_bytes, request_timeout), addr, app)",
-     'globals()["MAX_BODY_BYTES"] = max_request_bytes\n        handle_connection(conn, addr, app)', "q2: failed"),
+    (
+        "q2",
+        "the limit is enforced while step 1 drains",
+        "if self.refused:\n            return self.conn.recv(size)",
+        "if False:\n            return self.conn.recv(size)",
+        "escaped from the step-1 server",
+    ),
+    (
+        "q2",
+        "step 1's global limit patched instead",
+        "handle_connection(LimitedConnection(conn, max_request_bytes, request_timeout), addr, app)",
+        'globals()["MAX_BODY_BYTES"] = max_request_bytes\n        handle_connection(conn, addr, app)',
+        "q2: failed",
+    ),
     # q3 GracefulServer.shutdown
-    ("q3", "idle connections are waited for", "conn.shutdown(socket.SHUT_RD)  # waiting", "pass  # waiting",
-     "idle thread"),
-    ("q3", "everything cut at once", "        deadline = time.monotonic() + grace\n",
-     "        self.abort()\n        return True\n", "busy thread finish"),
-    ("q3", "the listener closed only at the end", "self.listener.close()  # new clients are refused from now on",
-     "pass", "close the listener first"),
-    ("q3", "grace ignored", "thread.join(max(0.0, deadline - time.monotonic()))", "thread.join()",
-     "at most `grace` seconds"),
+    (
+        "q3",
+        "idle connections are waited for",
+        "conn.shutdown(socket.SHUT_RD)  # waiting",
+        "pass  # waiting",
+        "idle thread",
+    ),
+    (
+        "q3",
+        "everything cut at once",
+        "        deadline = time.monotonic() + grace\n",
+        "        self.abort()\n        return True\n",
+        "busy thread finish",
+    ),
+    (
+        "q3",
+        "the listener closed only at the end",
+        "self.listener.close()  # new clients are refused from now on",
+        "pass",
+        "close the listener first",
+    ),
+    (
+        "q3",
+        "grace ignored",
+        "thread.join(max(0.0, deadline - time.monotonic()))",
+        "thread.join()",
+        "at most `grace` seconds",
+    ),
     # q4 load_test, speedup, saturation
-    ("q4", "one client at a time at every level",
-     'results = probe.sweep(url, concurrency=levels, n=n, client="raw", warmup=4)',
-     'results = {level: probe.measure(url, n, client="raw", warmup=4) for level in levels}',
-     "really concurrent"),
-    ("q4", "errors not checked", "if result.errors or result.truncated or len(result.samples) < n:", "if False:",
-     "RuntimeError"),
-    ("q4", "speed-up against the first key, not the lowest level", "base = results[min(results)].rps",
-     "base = results[next(iter(results))].rps", "LOWEST level"),
-    ("q4", "saturation one level too far", "            return level\n    return levels[-1]",
-     "            return following\n    return levels[-1]", "stopped growing at 2"),
-    ("q4", "gain ignored", "if results[following].rps < gain * results[level].rps:",
-     "if results[following].rps < 1.25 * results[level].rps:", "1.25 is only the default"),
-    ("q4", "no return when throughput keeps growing", "            return level\n    return levels[-1]",
-     "            return level", "return the highest level"),
+    (
+        "q4",
+        "one client at a time at every level",
+        'results = probe.sweep(url, concurrency=levels, n=n, client="raw", warmup=4)',
+        'results = {level: probe.measure(url, n, client="raw", warmup=4) for level in levels}',
+        "really concurrent",
+    ),
+    (
+        "q4",
+        "errors not checked",
+        "if result.errors or result.truncated or len(result.samples) < n:",
+        "if False:",
+        "RuntimeError",
+    ),
+    (
+        "q4",
+        "speed-up against the first key, not the lowest level",
+        "base = results[min(results)].rps",
+        "base = results[next(iter(results))].rps",
+        "LOWEST level",
+    ),
+    (
+        "q4",
+        "saturation one level too far",
+        "            return level\n    return levels[-1]",
+        "            return following\n    return levels[-1]",
+        "stopped growing at 2",
+    ),
+    (
+        "q4",
+        "gain ignored",
+        "if results[following].rps < gain * results[level].rps:",
+        "if results[following].rps < 1.25 * results[level].rps:",
+        "1.25 is only the default",
+    ),
+    (
+        "q4",
+        "no return when throughput keeps growing",
+        "            return level\n    return levels[-1]",
+        "            return level",
+        "return the highest level",
+    ),
     # q5 choose_server, defend
-    ("q5", "waitress with its defaults", 'return "waitress", {"threads": 16, "max_request_body_size": 65536}',
-     'return "waitress", {}', "how many threads"),
-    ("q5", "werkzeug's development server", 'return "waitress", {"threads": 16, "max_request_body_size": 65536}',
-     'return "werkzeug", {}', "before calling the app"),
+    (
+        "q5",
+        "waitress with its defaults",
+        'return "waitress", {"threads": 16, "max_request_body_size": 65536}',
+        'return "waitress", {}',
+        "how many threads",
+    ),
+    (
+        "q5",
+        "werkzeug's development server",
+        'return "waitress", {"threads": 16, "max_request_body_size": 65536}',
+        'return "werkzeug", {}',
+        "before calling the app",
+    ),
     ("q5", "eight threads", '"threads": 16,', '"threads": 8,', "how many threads"),
-    ("q5", "the limit one byte too high", '"max_request_body_size": 65536', '"max_request_body_size": 65537',
-     "exactly that setting allowed"),
-    ("q5", "64 KB read as 64,000 bytes", '"max_request_body_size": 65536', '"max_request_body_size": 64000',
-     "65535: 413"),
-    ("q5", "gunicorn, which Windows cannot run", 'return "waitress", {"threads": 16, "max_request_body_size": 65536}',
-     'return "gunicorn", {"workers": 16}', "fork()"),
+    (
+        "q5",
+        "the limit one byte too high",
+        '"max_request_body_size": 65536',
+        '"max_request_body_size": 65537',
+        "exactly that setting allowed",
+    ),
+    (
+        "q5",
+        "64 KB read as 64,000 bytes",
+        '"max_request_body_size": 65536',
+        '"max_request_body_size": 64000',
+        "65535: 413",
+    ),
+    (
+        "q5",
+        "gunicorn, which Windows cannot run",
+        'return "waitress", {"threads": 16, "max_request_body_size": 65536}',
+        'return "gunicorn", {"workers": 16}',
+        "fork()",
+    ),
 ]
 
 
 def test_every_wrong_answer_changes_the_reference_answer():
-    answers = {c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source
-               for c in nbformat.read(LAB, as_version=4).cells if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source
+        for c in nbformat.read(LAB, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     for question, what, right, _, _ in WRONG_ANSWERS:
-        assert answers[question].count(right) == 1, f"{question} ({what}): not once in the answer: {right!r}"
+        assert answers[question].count(right) == 1, (
+            f"{question} ({what}): not once in the answer: {right!r}"
+        )
 
 
 def test_the_given_step_1_server_is_lab_01s_reference_answer_unchanged():
@@ -105,41 +251,79 @@ def test_the_given_step_1_server_is_lab_01s_reference_answer_unchanged():
     def grading(cell) -> dict:
         return cell.metadata.get("nbgrader", {})
 
-    given = "\n".join(c.source for c in nbformat.read(LAB, as_version=4).cells
-                      if grading(c).get("grade_id", "").startswith("given_step1"))
+    given = "\n".join(
+        c.source
+        for c in nbformat.read(LAB, as_version=4).cells
+        if grading(c).get("grade_id", "").startswith("given_step1")
+    )
     missing = []
     for cell in nbformat.read(ROOT / "solutions" / "01_raw_socket_lab.ipynb", as_version=4).cells:
         if cell.cell_type == "code" and grading(cell).get("solution"):
-            source = "\n".join(line for line in cell.source.splitlines()
-                               if not line.strip().startswith(("### BEGIN SOLUTION", "### END SOLUTION", "### STUB")))
+            source = "\n".join(
+                line
+                for line in cell.source.splitlines()
+                if not line.strip().startswith(
+                    ("### BEGIN SOLUTION", "### END SOLUTION", "### STUB")
+                )
+            )
             for node in ast.parse(source).body:
-                if isinstance(node, (ast.Import, ast.ImportFrom)) or getattr(node, "name", "") == "echo_app":
+                if (
+                    isinstance(node, (ast.Import, ast.ImportFrom))
+                    or getattr(node, "name", "") == "echo_app"
+                ):
                     continue
                 if ast.get_source_segment(source, node) not in given:
                     missing.append(getattr(node, "name", ast.get_source_segment(source, node)[:60]))
-    assert not missing, f"lab 01's reference answers changed; regenerate lab 05's given cells: {missing}"
+    assert not missing, (
+        f"lab 01's reference answers changed; regenerate lab 05's given cells: {missing}"
+    )
 
 
 def test_load_answers_gives_the_reference_code_with_the_given_step_1_server():
     answers = load_answers("05_production_lab")
-    for name in ("TrustedProxies", "LimitedConnection", "limited_handler", "GracefulServer", "load_test",
-                 "speedup", "saturation", "choose_server", "defend", "handle_connection", "make_handler"):
+    for name in (
+        "TrustedProxies",
+        "LimitedConnection",
+        "limited_handler",
+        "GracefulServer",
+        "load_test",
+        "speedup",
+        "saturation",
+        "choose_server",
+        "defend",
+        "handle_connection",
+        "make_handler",
+    ):
         assert callable(answers[name]), name
-    assert answers["choose_server"]() == ("waitress", {"threads": 16, "max_request_body_size": 65536})
+    assert answers["choose_server"]() == (
+        "waitress",
+        {"threads": 16, "max_request_body_size": 65536},
+    )
 
 
 @pytest.mark.timeout(900)
 def test_the_solution_passes_and_plausible_wrong_answers_fail_with_a_helpful_verdict(tmp_path):
     cells = nbformat.read(LAB, as_version=4).cells
-    answers = {c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source for c in cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells
-             if c.metadata.get("nbgrader", {}).get("grade")}
-    given = "\n\n\n".join(c.source for c in cells
-                          if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("given_step1"))
+    answers = {
+        c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source
+        for c in cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    tests = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
+    given = "\n\n\n".join(
+        c.source
+        for c in cells
+        if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("given_step1")
+    )
     missed = []
     with kernel(tmp_path, tmp_path) as client:
-        for cell in cells:  # the whole solution once (not the plot and the score): every question passes
+        for (
+            cell
+        ) in cells:  # the whole solution once (not the plot and the score): every question passes
             if cell.cell_type == "code" and cell.metadata.get("nbgrader"):
                 output = text_of(run_code(client, cell.source))
                 question = cell.metadata["nbgrader"]["grade_id"]
@@ -149,7 +333,11 @@ def test_the_solution_passes_and_plausible_wrong_answers_fail_with_a_helpful_ver
             verdict = text_of(run_code(client, tests[question]))
             if f"{question}: failed" not in verdict or shown not in verdict:
                 missed.append(f"{question}, {what} (looked for {shown!r}):\n{verdict[-1500:]}")
-            run_code(client, given)  # step 1's constants as given (a wrong answer may have changed them)
+            run_code(
+                client, given
+            )  # step 1's constants as given (a wrong answer may have changed them)
             run_code(client, answers[question])  # the right answer again, for the next ones
         run_code(client, "from socket2flask.servers import stop_all\nstop_all()")
-    assert not missed, "wrong answers not caught, or caught without the message that helps:\n" + "\n".join(missed)
+    assert not missed, (
+        "wrong answers not caught, or caught without the message that helps:\n" + "\n".join(missed)
+    )

@@ -14,7 +14,7 @@ BOOKS = {1: {"title": "Dune", "year": 1965}, 2: {"title": "Neuromancer", "year":
 
 @app.before_request
 def who_is_asking():
-    g.reader = request.headers.get("X-Reader", "guest")     # g lives for this request only
+    g.reader = request.headers.get("X-Reader", "guest")  # g lives for this request only
 
 
 @app.after_request
@@ -30,7 +30,7 @@ def index():
 
 @app.route("/books/", methods=["GET", "POST"])
 def shelf():
-    if request.method == "POST":                # a form: title and year
+    if request.method == "POST":  # a form: title and year
         book_id = max(BOOKS) + 1
         BOOKS[book_id] = {"title": request.form["title"], "year": int(request.form["year"])}
         return redirect(url_for("book", book_id=book_id), 303)
@@ -46,11 +46,15 @@ def book(book_id):
 
 @app.route("/api/books", methods=["GET", "POST"])
 def api_books():
-    if request.method == "POST":                # JSON: {"title": ..., "year": ...}
+    if request.method == "POST":  # JSON: {"title": ..., "year": ...}
         data = request.get_json()
         book_id = max(BOOKS) + 1
         BOOKS[book_id] = {"title": str(data["title"]), "year": int(data["year"])}
-        return {"id": book_id, **BOOKS[book_id]}, 201, {"Location": url_for("book", book_id=book_id)}
+        return (
+            {"id": book_id, **BOOKS[book_id]},
+            201,
+            {"Location": url_for("book", book_id=book_id)},
+        )
     return jsonify(books=[{"id": k, **v} for k, v in sorted(BOOKS.items())])
 
 

@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, redirect, render_template, request, url_for
 from werkzeug.routing import BaseConverter
 
-SHORTLY_DIR = os.environ.get("SHORTLY_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                            os.pardir, "shortly")
+SHORTLY_DIR = os.environ.get("SHORTLY_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.pardir, "shortly"
+)
 BASE36_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 MAX_URL_LENGTH = 2048
 
@@ -70,8 +71,10 @@ class SqliteStorage:
     def __init__(self, path: str) -> None:
         self.path = str(path)
         with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                       "url TEXT NOT NULL UNIQUE, clicks INTEGER NOT NULL DEFAULT 0)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "url TEXT NOT NULL UNIQUE, clicks INTEGER NOT NULL DEFAULT 0)"
+            )
 
     def _connect(self):
         return closing(sqlite3.connect(self.path, timeout=10, isolation_level=None))
@@ -84,8 +87,9 @@ class SqliteStorage:
 
     def _column(self, short_id: str, column: str):
         with self._connect() as db:
-            row = db.execute(f"SELECT {column} FROM urls WHERE id = ?",
-                             (base36_decode(short_id),)).fetchone()
+            row = db.execute(
+                f"SELECT {column} FROM urls WHERE id = ?", (base36_decode(short_id),)
+            ).fetchone()
         return row[0] if row else None
 
     def get_url(self, short_id: str) -> str | None:
@@ -96,7 +100,9 @@ class SqliteStorage:
 
     def increment_clicks(self, short_id: str) -> None:
         with self._connect() as db:
-            db.execute("UPDATE urls SET clicks = clicks + 1 WHERE id = ?", (base36_decode(short_id),))
+            db.execute(
+                "UPDATE urls SET clicks = clicks + 1 WHERE id = ?", (base36_decode(short_id),)
+            )
 
 
 class RedisStorage:
@@ -104,6 +110,7 @@ class RedisStorage:
 
     def __init__(self, url: str, prefix: str = "shortly:") -> None:
         import redis
+
         self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
         self.prefix = prefix
 
@@ -113,7 +120,7 @@ class RedisStorage:
             return known
         short_id = base36_encode(self.redis.incr(self.prefix + "last-url-id"))
         self.redis.set(self.prefix + "url-target:" + short_id, url)
-        if not self.redis.set(reverse_key, short_id, nx=True):   # another thread was quicker
+        if not self.redis.set(reverse_key, short_id, nx=True):  # another thread was quicker
             return self.redis.get(reverse_key)
         return short_id
 
@@ -138,15 +145,20 @@ def create_app(config: dict | None = None) -> Flask:
     """Shortly, configured. Keys: redis_url (default: $REDIS_URL), sqlite_path (default: a new
     file in a temporary folder)."""
     config = dict(config or {})
-    app = Flask(__name__, template_folder=os.path.join(SHORTLY_DIR, "templates"),
-                static_folder=os.path.join(SHORTLY_DIR, "static"))
-    app.url_map.converters["base36"] = Base36Converter     # before the rules that use it
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(SHORTLY_DIR, "templates"),
+        static_folder=os.path.join(SHORTLY_DIR, "static"),
+    )
+    app.url_map.converters["base36"] = Base36Converter  # before the rules that use it
     redis_url = config.get("redis_url", os.environ.get("REDIS_URL"))
     if redis_url:
         storage = RedisStorage(redis_url)
     else:
-        storage = SqliteStorage(config.get("sqlite_path")
-                                or os.path.join(tempfile.mkdtemp(prefix="shortly-"), "shortly.sqlite3"))
+        storage = SqliteStorage(
+            config.get("sqlite_path")
+            or os.path.join(tempfile.mkdtemp(prefix="shortly-"), "shortly.sqlite3")
+        )
     app.config["STORAGE"] = storage
 
     @app.route("/", methods=["GET", "POST"])
@@ -173,9 +185,13 @@ def create_app(config: dict | None = None) -> Flask:
         link_target = storage.get_url(short_id)
         if link_target is None:
             abort(404)
-        return render_template("short_link_details.html", short_id=short_id, link_target=link_target,
-                               link_host=urlsplit(link_target).hostname,
-                               click_count=storage.get_clicks(short_id))
+        return render_template(
+            "short_link_details.html",
+            short_id=short_id,
+            link_target=link_target,
+            link_host=urlsplit(link_target).hostname,
+            click_count=storage.get_clicks(short_id),
+        )
 
     @app.errorhandler(404)
     def not_found(error):

@@ -12,7 +12,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-MAX_HEAD_BYTES = 64 * 1024  # a status line plus headers larger than this is not a response we accept
+MAX_HEAD_BYTES = (
+    64 * 1024
+)  # a status line plus headers larger than this is not a response we accept
 
 
 class ProtocolError(Exception):
@@ -43,8 +45,9 @@ class Response:
         return "close" in tokens
 
 
-def build_request(method: str, target: str, host: str, headers: dict[str, str] | None = None,
-                  body: bytes = b"") -> bytes:
+def build_request(
+    method: str, target: str, host: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
     """The bytes of one request: request line, Host, the given headers, Content-Length, body."""
     fields = {"Host": host, **(headers or {})}
     if body or method in ("POST", "PUT", "PATCH"):
@@ -66,8 +69,13 @@ class Connection:
         parts = urlsplit(url)
         return cls(parts.hostname or "127.0.0.1", parts.port or 80, timeout)
 
-    def request(self, method: str = "GET", target: str = "/", headers: dict[str, str] | None = None,
-                body: bytes = b"") -> Response:
+    def request(
+        self,
+        method: str = "GET",
+        target: str = "/",
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+    ) -> Response:
         """Send one request and read its response; reconnect first if the server closed."""
         self.send(build_request(method, target, f"{self.host}:{self.port}", headers, body))
         response = self.read_response(head=method == "HEAD")
@@ -157,7 +165,9 @@ class Connection:
     def _read_exact(self, size: int) -> bytes:
         while len(self._buffer) < size:
             if not self._fill():
-                raise ProtocolError(f"connection closed after {len(self._buffer)} of {size} body bytes")
+                raise ProtocolError(
+                    f"connection closed after {len(self._buffer)} of {size} body bytes"
+                )
         body = bytes(self._buffer[:size])
         del self._buffer[:size]
         return body

@@ -90,8 +90,9 @@ class Adapter:
             finally:
                 self.threads.discard(thread)
 
-        thread = threading.Thread(target=run, name=f"{label} http://{self.host}:{self.port}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=run, name=f"{label} http://{self.host}:{self.port}", daemon=True
+        )
         self.threads.add(thread)
         thread.start()
         return thread
@@ -109,7 +110,9 @@ class SocketServerAdapter(Adapter):
         all_closed = threading.Condition()
         shutdown_request = httpd.shutdown_request
 
-        def track(conn: socket.socket, addr: Any) -> bool:  # in the loop, before conn's thread starts
+        def track(
+            conn: socket.socket, addr: Any
+        ) -> bool:  # in the loop, before conn's thread starts
             conn.settimeout(CONNECTION_TIMEOUT)
             connections.add(conn)
             return True
@@ -151,8 +154,11 @@ class SocketServerAdapter(Adapter):
         self._undo += [httpd.server_close, close_connections]
         accepting = self.spawn(loop, f"{self.name} accept loop")
         # These run first: wake the loop, and let it end before the connections are closed.
-        self._undo += [lambda: accepting.join(self.time_left()), wake_writer.close,
-                       lambda: wake_writer.send(b"stop")]
+        self._undo += [
+            lambda: accepting.join(self.time_left()),
+            wake_writer.close,
+            lambda: wake_writer.send(b"stop"),
+        ]
 
     def _tracked(self, serve_connection: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
         """`serve_connection`, keeping its thread in `threads` while it runs."""
@@ -170,7 +176,7 @@ class SocketServerAdapter(Adapter):
 
 
 class SocketAdapter(SocketServerAdapter):
-    """"socket": your `handler(conn, addr)` in a thread per connection; conn is closed after."""
+    """ "socket": your `handler(conn, addr)` in a thread per connection; conn is closed after."""
 
     name = "socket"
 
@@ -182,7 +188,9 @@ class SocketAdapter(SocketServerAdapter):
         class ThreadingServer(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True  # SO_REUSEADDR: rebind at once, past TIME_WAIT connections
-            request_queue_size = 128  # the listen backlog; socketserver's 5 drops bursts of connects
+            request_queue_size = (
+                128  # the listen backlog; socketserver's 5 drops bursts of connects
+            )
 
         self.serve(ThreadingServer((self.host, self.port), Connection))
 
@@ -200,7 +208,7 @@ class _Quiet:
 
 
 class WsgirefAdapter(SocketServerAdapter):
-    """"wsgiref": the standard library's server, one request at a time unless `threaded=True`."""
+    """ "wsgiref": the standard library's server, one request at a time unless `threaded=True`."""
 
     name = "wsgiref"
     accepts = ("threaded",)
@@ -213,11 +221,13 @@ class WsgirefAdapter(SocketServerAdapter):
 
         server_class = ThreadedWSGIServer if options.get("threaded") else WSGIServer
         handler = type("Handler", (_Quiet, WSGIRequestHandler), {})
-        self.serve(make_server(self.host, self.port, guard(app, self.events), server_class, handler))
+        self.serve(
+            make_server(self.host, self.port, guard(app, self.events), server_class, handler)
+        )
 
 
 class WerkzeugAdapter(SocketServerAdapter):
-    """"werkzeug": werkzeug's development server (`make_server`), threaded by default."""
+    """ "werkzeug": werkzeug's development server (`make_server`), threaded by default."""
 
     name = "werkzeug"
 
@@ -225,15 +235,27 @@ class WerkzeugAdapter(SocketServerAdapter):
     def options(cls) -> set[str]:  # make_server's own keywords, less those we set ourselves
         from werkzeug.serving import make_server
 
-        return set(inspect.signature(make_server).parameters) - {"host", "port", "app",
-                                                                   "request_handler", "fd"}
+        return set(inspect.signature(make_server).parameters) - {
+            "host",
+            "port",
+            "app",
+            "request_handler",
+            "fd",
+        }
 
     def start(self, app: WSGIApp, options: dict) -> None:
         from werkzeug.serving import WSGIRequestHandler, make_server
 
         handler = type("Handler", (_Quiet, WSGIRequestHandler), {})
-        self.serve(make_server(self.host, self.port, guard(app, self.events),
-                               request_handler=handler, **{"threaded": True, **options}))
+        self.serve(
+            make_server(
+                self.host,
+                self.port,
+                guard(app, self.events),
+                request_handler=handler,
+                **{"threaded": True, **options},
+            )
+        )
 
 
 def guard(app: WSGIApp, events: Events) -> WSGIApp:
@@ -254,15 +276,18 @@ def guard(app: WSGIApp, events: Events) -> WSGIApp:
         except Exception:
             return failed(start_response, line)
         file_wrapper = environ.get("wsgi.file_wrapper")
-        if hasattr(body, "__len__") or (isinstance(file_wrapper, type)
-                                        and isinstance(body, file_wrapper)):
+        if hasattr(body, "__len__") or (
+            isinstance(file_wrapper, type) and isinstance(body, file_wrapper)
+        ):
             return body
         return watched(body, start_response, line)
 
     def watched(body: Iterable[bytes], start_response: Callable, line: str) -> Iterator[bytes]:
         try:
-            for chunk in body:  # not `yield from`: it would close the body too, and PEP 3333
-                yield chunk  # wants close() called once, by us, below
+            # Not `yield from`: it would close the body too, and PEP 3333 wants close() called
+            # once, by us, below.
+            for chunk in body:  # noqa: UP028
+                yield chunk
         except Exception:
             yield from failed(start_response, line)
         finally:
@@ -273,8 +298,11 @@ def guard(app: WSGIApp, events: Events) -> WSGIApp:
         events.report(f"the app raised while answering {line}")
         message = b"Internal Server Error: the app raised an exception (see the notebook).\n"
         # With exc_info, start_response re-raises if the headers already went out (PEP 3333).
-        start_response("500 Internal Server Error", [("Content-Type", "text/plain"),
-                       ("Content-Length", str(len(message)))], sys.exc_info())
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(message)))],
+            sys.exc_info(),
+        )
         return [message]
 
     return guarded

@@ -30,8 +30,14 @@ from .httpclient import Connection, ProtocolError
 CLIENTS = ("get", "session", "raw")
 # What the network can do to a request: refused, reset, timed out, or garbled. Not OSError as a
 # whole: requests raises an OSError for a bad URL or header too, which is the caller's bug.
-NETWORK_ERRORS = (ConnectionError, TimeoutError, requests.ConnectionError, requests.Timeout,
-                  requests.exceptions.ChunkedEncodingError, ProtocolError)
+NETWORK_ERRORS = (
+    ConnectionError,
+    TimeoutError,
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    ProtocolError,
+)
 
 
 @dataclass
@@ -64,21 +70,28 @@ class Latency:
         return len(self.samples) / self.elapsed if self.elapsed else 0.0
 
     def __repr__(self) -> str:
-        text = (f"Latency(n={len(self.samples)}, p50={self.p50 * 1e6:,.0f} µs, "
-                f"p99={self.p99 * 1e6:,.0f} µs, {self.rps:,.0f} req/s, errors={self.errors}")
+        text = (
+            f"Latency(n={len(self.samples)}, p50={self.p50 * 1e6:,.0f} µs, "
+            f"p99={self.p99 * 1e6:,.0f} µs, {self.rps:,.0f} req/s, errors={self.errors}"
+        )
         return text + (", stopped by max_seconds)" if self.truncated else ")")
 
 
-def _client(kind: str, url: str, method: str, timeout: float, options: dict[str, Any]
-            ) -> tuple[Callable[[], int], Callable[[], None]]:
+def _client(
+    kind: str, url: str, method: str, timeout: float, options: dict[str, Any]
+) -> tuple[Callable[[], int], Callable[[], None]]:
     """A function sending one request and returning its status, and one closing the client."""
     if kind == "get":
-        return (lambda: _close_and_status(requests.request(method, url, timeout=timeout, **options)),
-                lambda: None)
+        return (
+            lambda: _close_and_status(requests.request(method, url, timeout=timeout, **options)),
+            lambda: None,
+        )
     if kind == "session":
         session = requests.Session()
-        return (lambda: _close_and_status(session.request(method, url, timeout=timeout, **options)),
-                session.close)
+        return (
+            lambda: _close_and_status(session.request(method, url, timeout=timeout, **options)),
+            session.close,
+        )
     if kind == "raw":
         if unsupported := sorted(set(options) - {"data", "headers"}):
             raise TypeError(f"client 'raw' sends only data= and headers=, not {unsupported}")
@@ -98,9 +111,18 @@ def _close_and_status(response: requests.Response) -> int:
     return response.status_code
 
 
-def measure(url: str, n: int = 200, *, client: str = "session", concurrency: int = 1,
-            warmup: int = 20, method: str = "GET", timeout: float = 5.0, max_seconds: float = 30.0,
-            **request_kwargs: Any) -> Latency:
+def measure(
+    url: str,
+    n: int = 200,
+    *,
+    client: str = "session",
+    concurrency: int = 1,
+    warmup: int = 20,
+    method: str = "GET",
+    timeout: float = 5.0,
+    max_seconds: float = 30.0,
+    **request_kwargs: Any,
+) -> Latency:
     """Send `n` requests (after `warmup` untimed ones) from `concurrency` threads, each with its own
     client, and time each. Extra keyword arguments (headers=, data=, ...) go to every request."""
     if n < 1 or concurrency < 1 or warmup < 0 or timeout <= 0 or max_seconds <= 0:
@@ -164,7 +186,8 @@ def _timed(send: Callable[[], int]) -> tuple[float, int, str]:
     return time.perf_counter() - began, status, ""
 
 
-def sweep(url: str, concurrency: Iterable[int] = (1, 2, 4, 8, 16), n: int = 200,
-          **measure_kwargs: Any) -> dict[int, Latency]:
+def sweep(
+    url: str, concurrency: Iterable[int] = (1, 2, 4, 8, 16), n: int = 200, **measure_kwargs: Any
+) -> dict[int, Latency]:
     """`measure` at each level of concurrency: how throughput and tail latency respond to load."""
     return {level: measure(url, n, concurrency=level, **measure_kwargs) for level in concurrency}

@@ -18,7 +18,7 @@ from .kinds import STOP_TIMEOUT, Adapter, WSGIApp, guard
 
 
 class WaitressAdapter(Adapter):
-    """"waitress": its event loop in one of our threads; its worker threads are ours too (spawned
+    """ "waitress": its event loop in one of our threads; its worker threads are ours too (spawned
     through our `spawn`), so that stop() waits for them and names any that never returns."""
 
     name = "waitress"
@@ -38,11 +38,18 @@ class WaitressAdapter(Adapter):
 
         workers = ThreadedTaskDispatcher()  # it starts its threads through start_new_thread: ours
         workers.start_new_thread = lambda target, number: self.spawn(
-            lambda: target(number), f"waitress worker {number}")
+            lambda: target(number), f"waitress worker {number}"
+        )
         workers.set_thread_count(Adjustments(**options).threads)
         channels: dict = {}  # waitress's socket map: the listener, its wake-up trigger, connections
-        httpd: Any = create_server(guard(app, self.events), map=channels, host=self.host,
-                                   port=self.port, _dispatcher=workers, **options)
+        httpd: Any = create_server(
+            guard(app, self.events),
+            map=channels,
+            host=self.host,
+            port=self.port,
+            _dispatcher=workers,
+            **options,
+        )
         self.port = int(httpd.effective_port)
 
         def loop() -> None:
@@ -65,9 +72,24 @@ class WaitressAdapter(Adapter):
 # leaves our process group (and outlives the kernel), SO_REUSEPORT splits traffic between old and
 # new servers (rule 1), a log file hides the "Booting worker" lines start() waits for, and a config
 # file could set any of these.
-_NOT_OURS = {"--bind", "--chdir", "--workers", "--log-level", "--no-control-socket", "--daemon",
-             "--reload", "--reuse-port", "--pid", "--error-logfile", "--log-file", "--config",
-             "--check-config", "--print-config", "--log-config", "--log-config-json"}
+_NOT_OURS = {
+    "--bind",
+    "--chdir",
+    "--workers",
+    "--log-level",
+    "--no-control-socket",
+    "--daemon",
+    "--reload",
+    "--reuse-port",
+    "--pid",
+    "--error-logfile",
+    "--log-file",
+    "--config",
+    "--check-config",
+    "--print-config",
+    "--log-config",
+    "--log-config-json",
+}
 # The write ends of every gunicorn's lifeline: a child forked by the kernel (multiprocessing, say)
 # closes them, so that only the kernel holds them and gunicorn dies with it.
 _lifelines: set[int] = set()
@@ -83,7 +105,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork() and n
 
 
 class GunicornAdapter(Adapter):
-    """"gunicorn": "module:app" in worker processes (`workers=`, `app_dir=`, and gunicorn's own
+    """ "gunicorn": "module:app" in worker processes (`workers=`, `app_dir=`, and gunicorn's own
     settings as keywords: `timeout=1` becomes `--timeout 1`)."""
 
     name = "gunicorn"
@@ -94,16 +116,23 @@ class GunicornAdapter(Adapter):
         from gunicorn.config import KNOWN_SETTINGS
 
         flags = {flag for setting in KNOWN_SETTINGS for flag in setting.cli or ()}
-        return {"workers", "app_dir"} | {flag[2:].replace("-", "_") for flag in flags
-                                         if flag.startswith("--") and flag not in _NOT_OURS}
+        return {"workers", "app_dir"} | {
+            flag[2:].replace("-", "_")
+            for flag in flags
+            if flag.startswith("--") and flag not in _NOT_OURS
+        }
 
     def start(self, app: Any, options: dict) -> None:
         if not hasattr(os, "fork"):
-            raise RuntimeError("gunicorn needs fork(), which this system (Windows?) does not have; "
-                               "use kind='waitress' instead.")
+            raise RuntimeError(
+                "gunicorn needs fork(), which this system (Windows?) does not have; "
+                "use kind='waitress' instead."
+            )
         if not isinstance(app, str):
-            raise TypeError("gunicorn imports your app in its own worker processes: save it in a "
-                            "file and pass 'module:variable', with app_dir= the folder of that file.")
+            raise TypeError(
+                "gunicorn imports your app in its own worker processes: save it in a "
+                "file and pass 'module:variable', with app_dir= the folder of that file."
+            )
         listener = socket.create_server((self.host, self.port))  # gunicorn inherits it (fd://)
         self.port = listener.getsockname()[1]
         # The lifeline: gunicorn holds the read end of a pipe whose only write end is ours. When
@@ -113,18 +142,37 @@ class GunicornAdapter(Adapter):
         _lifelines.add(our_end)
         options = dict(options)
         workers = int(options.pop("workers", 2))
-        command = [sys.executable, "-m", "socket2flask.lifeline", str(lifeline), "gunicorn", app,
-                   "--bind", f"fd://{listener.fileno()}", "--workers", str(workers),
-                   "--log-level", "info", "--no-control-socket",
-                   "--chdir", str(options.pop("app_dir", os.getcwd()))]
+        command = [
+            sys.executable,
+            "-m",
+            "socket2flask.lifeline",
+            str(lifeline),
+            "gunicorn",
+            app,
+            "--bind",
+            f"fd://{listener.fileno()}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "info",
+            "--no-control-socket",
+            "--chdir",
+            str(options.pop("app_dir", os.getcwd())),
+        ]
         for key, value in options.items():  # gunicorn's own flags: timeout=1 -> --timeout 1
             flag = "--" + key.replace("_", "-")
             command += [flag] if value is True else [] if value is False else [flag, str(value)]
         # A session of its own: the kernel's interrupt (SIGINT to its group) does not reach it, and
         # stop() can end the whole group, arbiter and every worker.
-        process = subprocess.Popen(command, pass_fds=[listener.fileno(), lifeline],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            pass_fds=[listener.fileno(), lifeline],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         listener.close()  # the child holds its own copies of both
         os.close(lifeline)
         self._undo.append(lambda: self._let_go(our_end))  # runs last: the group is gone by then

@@ -17,7 +17,6 @@ import html
 import os
 import sys
 import threading
-import time
 import traceback
 import urllib.error
 import urllib.request
@@ -27,8 +26,16 @@ from typing import Any
 from .kinds import STOP_TIMEOUT, Adapter, SocketAdapter, WerkzeugAdapter, WsgirefAdapter
 from .production import GunicornAdapter, WaitressAdapter
 
-ADAPTERS: dict[str, type[Adapter]] = {adapter.name: adapter for adapter in (
-    SocketAdapter, WsgirefAdapter, WerkzeugAdapter, WaitressAdapter, GunicornAdapter)}
+ADAPTERS: dict[str, type[Adapter]] = {
+    adapter.name: adapter
+    for adapter in (
+        SocketAdapter,
+        WsgirefAdapter,
+        WerkzeugAdapter,
+        WaitressAdapter,
+        GunicornAdapter,
+    )
+}
 KINDS = tuple(ADAPTERS)
 
 
@@ -84,10 +91,16 @@ class Server:
         except urllib.error.HTTPError as error:  # a 404 or 500 page is still a page to show
             page = error.read().decode("utf-8", "replace")
         link = self.browser_url.rstrip("/") + path
-        page = f'<base href="{self.browser_url}">' + page  # its stylesheet and links, from the server
-        display(HTML(f'<p>Open <a href="{link}" target="_blank">{html.escape(link)}</a></p>'
-                     f'<iframe sandbox srcdoc="{html.escape(page)}" style="width: 100%; '
-                     f'height: {height}px; border: 1px solid #ccc"></iframe>'))
+        page = (
+            f'<base href="{self.browser_url}">' + page
+        )  # its stylesheet and links, from the server
+        display(
+            HTML(
+                f'<p>Open <a href="{link}" target="_blank">{html.escape(link)}</a></p>'
+                f'<iframe sandbox srcdoc="{html.escape(page)}" style="width: 100%; '
+                f'height: {height}px; border: 1px solid #ccc"></iframe>'
+            )
+        )
 
     def report(self, summary: str) -> None:
         """Record the exception being handled and print it in the cell that is running now."""
@@ -119,9 +132,12 @@ class Server:
                 self._left_running = [t for t in list(self._adapter.threads) if t.is_alive()]
         if self._left_running:
             count = len(self._left_running)
-            print(f"{self!r}: {count} thread{'s' * (count > 1)} still running after "
-                  f"{STOP_TIMEOUT:g} s: a handler that never returns? ({self._left_running[0].name})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{self!r}: {count} thread{'s' * (count > 1)} still running after "
+                f"{STOP_TIMEOUT:g} s: a handler that never returns? ({self._left_running[0].name})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def __enter__(self) -> Server:
         return self
@@ -138,13 +154,22 @@ class Server:
 
 
 _lock = threading.Lock()
-_started: list[Server] = []  # every server serve() started, until it has stopped and its threads ended
+_started: list[
+    Server
+] = []  # every server serve() started, until it has stopped and its threads ended
 _by_name: dict[str, Server] = {}  # name= -> the server started last with that name
 _by_cell: dict[str, tuple[str, list[Server]]] = {}  # cell id -> (its last run, that run's servers)
 
 
-def serve(app_or_handler: Any, *, kind: str = "werkzeug", host: str = "127.0.0.1", port: int = 0,
-          name: str | None = None, **options: Any) -> Server:
+def serve(
+    app_or_handler: Any,
+    *,
+    kind: str = "werkzeug",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    name: str | None = None,
+    **options: Any,
+) -> Server:
     """Start a server in the background; return once it accepts connections.
 
     "socket" calls `handler(conn, addr)` in a thread per connection and closes `conn` after;
@@ -160,8 +185,10 @@ def serve(app_or_handler: Any, *, kind: str = "werkzeug", host: str = "127.0.0.1
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if unknown := set(options) - ADAPTERS[kind].options():
         valid = ", ".join(sorted(ADAPTERS[kind].options())) or "none"
-        raise TypeError(f"serve(kind={kind!r}) got unknown option(s) {', '.join(sorted(unknown))}; "
-                        f"the options of {kind!r} are: {valid}")
+        raise TypeError(
+            f"serve(kind={kind!r}) got unknown option(s) {', '.join(sorted(unknown))}; "
+            f"the options of {kind!r} are: {valid}"
+        )
     cell = _cell_run()
     for earlier in _replaced_by(name, cell):
         earlier.stop()  # a re-run replaces its servers instead of piling up more

@@ -45,8 +45,9 @@ def visible(data: bytes, limit: int = 2000) -> str:
     return shown
 
 
-def _relay(listener: socket.socket, upstream: tuple[str, int], record: Exchange,
-           timeout: float) -> None:
+def _relay(
+    listener: socket.socket, upstream: tuple[str, int], record: Exchange, timeout: float
+) -> None:
     """Accept one client, connect it to `upstream`, and copy bytes both ways until both are done."""
     selector = selectors.DefaultSelector()
     try:
@@ -85,9 +86,17 @@ def _relay(listener: socket.socket, upstream: tuple[str, int], record: Exchange,
             sock.close()
 
 
-def exchange(url_or_server: Any, method: str = "GET", path: str = "/",
-             headers: dict[str, str] | None = None, body: bytes = b"", *,
-             raw: bytes | None = None, client: str = "requests", timeout: float = 5.0) -> Exchange:
+def exchange(
+    url_or_server: Any,
+    method: str = "GET",
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    *,
+    raw: bytes | None = None,
+    client: str = "requests",
+    timeout: float = 5.0,
+) -> Exchange:
     """Send one request through a recording relay and return the exact bytes of both directions.
 
     client "requests" sends what the `requests` library sends; "raw" sends our minimal request;
@@ -100,16 +109,22 @@ def exchange(url_or_server: Any, method: str = "GET", path: str = "/",
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(timeout)
     record = Exchange(b"", b"")
-    relay = threading.Thread(target=_relay, args=(listener, upstream, record, timeout), daemon=True,
-                             name="wire relay")
+    relay = threading.Thread(
+        target=_relay, args=(listener, upstream, record, timeout), daemon=True, name="wire relay"
+    )
     relay.start()
     relay_port = listener.getsockname()[1]
     host = f"{upstream[0]}:{upstream[1]}"  # the Host the client would send without the relay
     if raw is None and client == "requests":
         with requests.Session() as session:  # closing it closes the connection, ending the relay
-            session.request(method, f"http://127.0.0.1:{relay_port}{path}", data=body or None,
-                            headers={"Host": host, **(headers or {})}, timeout=timeout,
-                            allow_redirects=False)  # one exchange: show the 3xx, do not follow it
+            session.request(
+                method,
+                f"http://127.0.0.1:{relay_port}{path}",
+                data=body or None,
+                headers={"Host": host, **(headers or {})},
+                timeout=timeout,
+                allow_redirects=False,
+            )  # one exchange: show the 3xx, do not follow it
     else:
         with Connection("127.0.0.1", relay_port, timeout) as conn:
             conn.send(raw if raw is not None else build_request(method, path, host, headers, body))
@@ -122,9 +137,19 @@ def exchange(url_or_server: Any, method: str = "GET", path: str = "/",
     return record
 
 
-def show(url_or_server: Any, method: str = "GET", path: str = "/",
-         headers: dict[str, str] | None = None, body: bytes = b"", *, raw: bytes | None = None,
-         client: str = "requests", limit: int = 2000, timeout: float = 5.0) -> None:
+def show(
+    url_or_server: Any,
+    method: str = "GET",
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    *,
+    raw: bytes | None = None,
+    client: str = "requests",
+    limit: int = 2000,
+    timeout: float = 5.0,
+) -> None:
     """Print one exchange with CR LF made visible (see `exchange` for the arguments)."""
-    exchange(url_or_server, method, path, headers, body, raw=raw, client=client,
-             timeout=timeout).show(limit)
+    exchange(
+        url_or_server, method, path, headers, body, raw=raw, client=client, timeout=timeout
+    ).show(limit)

@@ -23,9 +23,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -35,9 +35,16 @@ SERVED = ("notebooks", "labs")  # the folders JupyterLab serves (copies of them)
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Flags that work as root on a machine without a network: no sandbox (root), no GPU, and none of
 # Chromium's own background connections (they are refused here and slow every start).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 # `make test-browser` sets this: there a missing Playwright or Chromium is a failure, not a skip.
 REQUIRED = os.environ.get("S2F_BROWSER_TEST") == "required"
 
@@ -76,6 +83,7 @@ def pytest_collection_modifyitems(config, items):
 # ---------------------------------------------------------------------------------------------------
 # Processes: the whole tree under one pid (jupyter_client starts each kernel in a session of its own,
 # so a process group would miss them).
+
 
 def _children_of(pid: int) -> list[int]:
     kids = []
@@ -120,16 +128,20 @@ def command_of(pid: int) -> str:
 # ---------------------------------------------------------------------------------------------------
 # JupyterLab
 
+
 @dataclass
 class Lab:
-    url: str          # http://127.0.0.1:PORT/
+    url: str  # http://127.0.0.1:PORT/
     token: str
-    root: Path        # the folder JupyterLab serves (copies of notebooks/ and labs/ are in it)
-    log: Path         # JupyterLab's own output
+    root: Path  # the folder JupyterLab serves (copies of notebooks/ and labs/ are in it)
+    log: Path  # JupyterLab's own output
 
     def api(self, method: str, path: str, timeout: float = 10) -> object:
-        request = urllib.request.Request(self.url + path.lstrip("/"), method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            self.url + path.lstrip("/"),
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -140,11 +152,17 @@ class Lab:
 
 def lab_env(base: Path) -> dict[str, str]:
     env = dict(os.environ)
-    for name, sub in [("HOME", "home"), ("TMPDIR", "tmp"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                      ("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
-                      ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
-                      ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
-                      ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl")]:
+    for name, sub in [
+        ("HOME", "home"),
+        ("TMPDIR", "tmp"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTER_CONFIG_DIR", "jupyter-config"),
+        ("JUPYTER_DATA_DIR", "jupyter-data"),
+        ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
+        ("IPYTHONDIR", "ipython"),
+        ("MPLCONFIGDIR", "mpl"),
+    ]:
         (base / sub).mkdir(parents=True, exist_ok=True)
         env[name] = str(base / sub)
     for name in ("JPY_PARENT_PID", "PYTEST_CURRENT_TEST", "JUPYTER_TOKEN", "JUPYTER_PORT"):
@@ -196,7 +214,9 @@ def stop_lab(lab: Lab | None, process: subprocess.Popen) -> list[str]:
             process.wait(timeout=10)
     killed = []
     deadline = time.monotonic() + 5  # kernels get a moment to exit after their server
-    while (left := [pid for pid in tree if pid != process.pid and alive(pid)]) and time.monotonic() < deadline:
+    while (
+        left := [pid for pid in tree if pid != process.pid and alive(pid)]
+    ) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in left:
         killed.append(command_of(pid))
@@ -215,31 +235,50 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("jupyterlab")
     served = base / "served"
     for folder in SERVED:
-        shutil.copytree(ROOT / folder, served / folder,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        shutil.copytree(
+            ROOT / folder,
+            served / folder,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
     env = lab_env(base)
     token = secrets.token_hex(24)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", "--port=0",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={served}",
-               # a safety net should this test process be killed before it can stop the server:
-               # idle kernels end after 10 minutes, then the server after 15 without activity
-               "--MappingKernelManager.cull_idle_timeout=600",
-               "--ServerApp.shutdown_no_activity_timeout=900",
-               "--LabApp.expose_app_in_browser=True"]  # window.jupyterapp: read cell models
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        "--port=0",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={served}",
+        # a safety net should this test process be killed before it can stop the server:
+        # idle kernels end after 10 minutes, then the server after 15 without activity
+        "--MappingKernelManager.cull_idle_timeout=600",
+        "--ServerApp.shutdown_no_activity_timeout=900",
+        "--LabApp.expose_app_in_browser=True",
+    ]  # window.jupyterapp: read cell models
     if os.getuid() == 0:
         command.append("--allow-root")
     log = base / "jupyterlab.log"
     with open(log, "wb") as log_file:
-        process = subprocess.Popen(command, cwd=served, env=env, stdout=log_file,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command,
+            cwd=served,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     lab = None
     try:
         try:
             info = wait_for_port_file(Path(env["JUPYTER_RUNTIME_DIR"]), process, timeout=60)
         except Exception as error:
-            raise RuntimeError(f"{error}; its log ends:\n"
-                               + "\n".join(log.read_text(errors="replace").splitlines()[-40:]))
+            raise RuntimeError(
+                f"{error}; its log ends:\n"
+                + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            ) from error
         lab = Lab(url=f"http://127.0.0.1:{info['port']}/", token=token, root=served, log=log)
         deadline = time.monotonic() + 30
         while True:  # the port file comes a moment before the API answers
@@ -255,12 +294,15 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
         killed = stop_lab(lab, process)
         assert not killed, f"these processes outlived JupyterLab and were killed: {killed}"
         # Chromium and Playwright's driver were closed before (browser_context depends on this).
-        left = [command_of(pid) for pid in set(process_tree(os.getpid())) - ours_before if alive(pid)]
+        left = [
+            command_of(pid) for pid in set(process_tree(os.getpid())) - ours_before if alive(pid)
+        ]
         assert not left, f"the browser test left processes behind: {left}"
 
 
 # ---------------------------------------------------------------------------------------------------
 # Chromium
+
 
 @pytest.fixture(scope="package")
 def browser_context(jupyterlab, tmp_path_factory):  # closed before JupyterLab stops
@@ -269,8 +311,13 @@ def browser_context(jupyterlab, tmp_path_factory):  # closed before JupyterLab s
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000}, timeout=60_000)
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+            timeout=60_000,
+        )
         try:
             yield context
         finally:

@@ -28,8 +28,14 @@ from .conftest import ROOT, SHOTS
 
 # The lessons the browser test opens. A missing one FAILS (it is part of the course), never skips;
 # test_every_lesson_is_listed fails when a lesson is added to notebooks/ but not here.
-NOTEBOOKS = ["00_start_here", "01_raw_socket", "02_wsgi", "03_werkzeug", "04_mini_flask",
-             "05_production"]
+NOTEBOOKS = [
+    "00_start_here",
+    "01_raw_socket",
+    "02_wsgi",
+    "03_werkzeug",
+    "04_mini_flask",
+    "05_production",
+]
 
 # Tracebacks a lesson prints ON PURPOSE (to stderr, not as an error output), by exception name, e.g.
 # 00's broken app whose server-side traceback must show in the cell that made the request. Each one
@@ -39,7 +45,14 @@ EXPECTED_TRACEBACKS = {
     "01_raw_socket": [],
     # section 2: a str body on wsgiref, then on werkzeug (each server logs its AssertionError);
     # section 4: apps that fail before and after the headers, exc_info too late, a body that breaks
-    "02_wsgi": ["AssertionError", "AssertionError", "KeyError", "KeyError", "LookupError", "ValueError"],
+    "02_wsgi": [
+        "AssertionError",
+        "AssertionError",
+        "KeyError",
+        "KeyError",
+        "LookupError",
+        "ValueError",
+    ],
     "03_werkzeug": [],
     "04_mini_flask": [],
     "05_production": [],
@@ -61,10 +74,10 @@ QUESTION = "q1"
 WRONG_ANSWER = "return tuple(part.decode() for part in line.split())"
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]  # what `make labs` puts in an answer
 
-OPEN_TIMEOUT_MS = 90_000     # page load, kernel start
-RUN_TIMEOUT_MS = 150_000     # Run All Cells to idle (the headless budget is 30 s; the UI adds some)
-PLOT_TIMEOUT_MS = 30_000     # every image of a finished run loaded
-CELL_TIMEOUT_MS = 60_000     # one answer cell and its test cell (check() gives each test 5 s)
+OPEN_TIMEOUT_MS = 90_000  # page load, kernel start
+RUN_TIMEOUT_MS = 150_000  # Run All Cells to idle (the headless budget is 30 s; the UI adds some)
+PLOT_TIMEOUT_MS = 30_000  # every image of a finished run loaded
+CELL_TIMEOUT_MS = 60_000  # one answer cell and its test cell (check() gives each test 5 s)
 
 # The state of the open notebook, read from JupyterLab's own models (window.jupyterapp) and its DOM.
 # `index` counts every cell, markdown too: it is the cell's index in the .ipynb file.
@@ -115,13 +128,17 @@ STATE_JS = r"""() => {
 
 # Done: the kernel is idle, no cell is queued or running, and every code cell ran (or one failed,
 # after which JupyterLab does not run the rest; it runs on after a cell tagged raises-exception).
-DONE_JS = "() => { const s = (" + STATE_JS + r""")();
+DONE_JS = (
+    "() => { const s = ("
+    + STATE_JS
+    + r""")();
   if (!s || s.kernel !== 'idle' || s.indicator !== 'idle') return false;
   if (s.cells.some(c => c.prompt.includes('*'))) return false;
   const failed = s.cells.some(c => !c.tags.includes('raises-exception')
                                    && c.outputs.some(o => o.output_type === 'error'));
   return failed || s.cells.every(c => c.count !== null);
 }"""
+)
 
 # Every image in an output area has loaded and has a size.
 IMAGES_LOADED_JS = r"""() => Array.from(window.jupyterapp.shell.currentWidget.node.querySelectorAll(
@@ -130,12 +147,15 @@ IMAGES_LOADED_JS = r"""() => Array.from(window.jupyterapp.shell.currentWidget.no
 STDERR = "application/vnd.jupyter.stderr"  # JupyterLab renders stderr streams AND errors with it
 
 # Calls that make a matplotlib figure: the course's plots.plot_latency/plot_sweep, and pyplot's own.
-FIGURE_MAKERS = re.compile(r"(plots\.plot_\w+|plt\.(subplots?|subplot_mosaic|figure|plot|bar|barh|hist"
-                           r"|scatter|imshow|pie|step|stairs|errorbar|fill_between))")
+FIGURE_MAKERS = re.compile(
+    r"(plots\.plot_\w+|plt\.(subplots?|subplot_mosaic|figure|plot|bar|barh|hist"
+    r"|scatter|imshow|pie|step|stairs|errorbar|fill_between))"
+)
 
 
 # ---------------------------------------------------------------------------------------------------
 # What a run should show
+
 
 def _parse(source: str) -> ast.Module | None:
     lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
@@ -162,19 +182,29 @@ def plotting_cells(sources: dict[int, str]) -> set[int]:
     """The cells (by index) whose code, run at the top level, makes a matplotlib figure: it calls
     a figure maker (FIGURE_MAKERS), or a function of the notebook that does (`plot_some` in 02)."""
     trees = {index: tree for index, source in sources.items() if (tree := _parse(source))}
-    defined = {node.name: node for tree in trees.values() for node in ast.walk(tree)
-               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    defined = {
+        node.name: node
+        for tree in trees.values()
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
     makers: set[str] = set()
     while True:  # functions that call a figure maker, directly or through each other
-        more = {name for name, node in defined.items()
-                if any(FIGURE_MAKERS.fullmatch(call) or call in makers for call in _calls(node.body))}
+        more = {
+            name
+            for name, node in defined.items()
+            if any(FIGURE_MAKERS.fullmatch(call) or call in makers for call in _calls(node.body))
+        }
         if more <= makers:
             break
         makers |= more
     plotting = set()
     for index, tree in trees.items():
-        top = [node for node in tree.body
-               if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        top = [
+            node
+            for node in tree.body
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        ]
         if any(FIGURE_MAKERS.fullmatch(call) or call in makers for call in _calls(top)):
             plotting.add(index)
     return plotting
@@ -183,8 +213,11 @@ def plotting_cells(sources: dict[int, str]) -> set[int]:
 def notebook_sources(relative: str) -> dict[int, str]:
     """The source of every code cell of a committed notebook, by index."""
     cells = json.loads((ROOT / relative).read_text(encoding="utf-8"))["cells"]
-    return {index: "".join(cell["source"]) for index, cell in enumerate(cells)
-            if cell["cell_type"] == "code"}
+    return {
+        index: "".join(cell["source"])
+        for index, cell in enumerate(cells)
+        if cell["cell_type"] == "code"
+    }
 
 
 def exception_names(text: str) -> list[str]:
@@ -201,8 +234,12 @@ def exception_names(text: str) -> list[str]:
 
 def stderr_tracebacks(state: dict) -> list[tuple[int, str]]:
     """(cell index, text) of each stderr stream the page shows with a traceback in it (not errors)."""
-    return [(cell["index"], shown["text"]) for cell in state["cells"] for shown in cell["shown"]
-            if shown["mime"] == STDERR and shown["type"] == "stream" and "Traceback" in shown["text"]]
+    return [
+        (cell["index"], shown["text"])
+        for cell in state["cells"]
+        for shown in cell["shown"]
+        if shown["mime"] == STDERR and shown["type"] == "stream" and "Traceback" in shown["text"]
+    ]
 
 
 def problems_in(state: dict, stem: str, plotting: set[int] = frozenset()) -> list[str]:
@@ -212,50 +249,72 @@ def problems_in(state: dict, stem: str, plotting: set[int] = frozenset()) -> lis
     for cell in state["cells"]:
         for output in cell["outputs"]:
             if output["output_type"] == "error" and "raises-exception" not in cell["tags"]:
-                problems.append(f"cell {cell['index']} raised {output['ename']}: {output['evalue']}\n"
-                                f"--- its source:\n{cell['source']}\n--- its traceback:\n"
-                                + re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(output["traceback"])))
+                problems.append(
+                    f"cell {cell['index']} raised {output['ename']}: {output['evalue']}\n"
+                    f"--- its source:\n{cell['source']}\n--- its traceback:\n"
+                    + re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(output["traceback"]))
+                )
     unfinished = [c["index"] for c in state["cells"] if "*" in c["prompt"]]
     if unfinished:
         problems.append(f"cells still running or queued ([*]): {unfinished}")
     not_run = [c["index"] for c in state["cells"] if c["count"] is None]
     if not_run:
         problems.append(f"cells that never ran: {not_run}")
-    found = [(index, name, text) for index, text in stderr_tracebacks(state)
-             for name in exception_names(text)]
+    found = [
+        (index, name, text)
+        for index, text in stderr_tracebacks(state)
+        for name in exception_names(text)
+    ]
     expected = list(EXPECTED_TRACEBACKS.get(stem, []))
     for index, name, text in found:
         if name in expected:
             expected.remove(name)
         else:
-            problems.append(f"cell {index} printed an unexpected traceback ({name}) to stderr:\n{text}")
+            problems.append(
+                f"cell {index} printed an unexpected traceback ({name}) to stderr:\n{text}"
+            )
     allowed = EXPECTED_STDERR.get(stem, []) + ANY_STDERR
-    problems += [f"cell {cell['index']} printed to stderr:\n{shown['text']}"
-                 for cell in state["cells"] for shown in cell["shown"]
-                 if shown["mime"] == STDERR and shown["type"] == "stream"
-                 and "Traceback" not in shown["text"] and not any(text in shown["text"] for text in allowed)]
-    problems += [f"cell {cell['index']} shows an output of error type:\n{shown['text']}"
-                 for cell in state["cells"] for shown in cell["shown"]
-                 if "error" in shown["mime"] and "raises-exception" not in cell["tags"]]
+    problems += [
+        f"cell {cell['index']} printed to stderr:\n{shown['text']}"
+        for cell in state["cells"]
+        for shown in cell["shown"]
+        if shown["mime"] == STDERR
+        and shown["type"] == "stream"
+        and "Traceback" not in shown["text"]
+        and not any(text in shown["text"] for text in allowed)
+    ]
+    problems += [
+        f"cell {cell['index']} shows an output of error type:\n{shown['text']}"
+        for cell in state["cells"]
+        for shown in cell["shown"]
+        if "error" in shown["mime"] and "raises-exception" not in cell["tags"]
+    ]
     for name in expected:
-        problems.append(f"the {name} traceback this lesson shows on purpose did not appear in the "
-                        f"page (stderr outputs with a traceback: {[name for _, name, _ in found]})")
+        problems.append(
+            f"the {name} traceback this lesson shows on purpose did not appear in the "
+            f"page (stderr outputs with a traceback: {[name for _, name, _ in found]})"
+        )
     by_index = {cell["index"]: cell for cell in state["cells"]}
     for index in sorted(plotting):
         cell = by_index.get(index)
         if cell is not None and cell["count"] is not None and not cell["images"]:
-            problems.append(f"cell {index} makes a figure but shows no image (outputs: "
-                            f"{[o['output_type'] for o in cell['outputs']]}; {cell['images_loading']} "
-                            f"image(s) not loaded)\n--- its source:\n{cell['source']}")
+            problems.append(
+                f"cell {index} makes a figure but shows no image (outputs: "
+                f"{[o['output_type'] for o in cell['outputs']]}; {cell['images_loading']} "
+                f"image(s) not loaded)\n--- its source:\n{cell['source']}"
+            )
     for cell in state["cells"]:
         if cell["images"] and cell["index"] not in plotting:
-            problems.append(f"cell {cell['index']} shows {cell['images']} image(s), but the test sees no "
-                            f"figure made in it (teach plotting_cells about it):\n{cell['source']}")
+            problems.append(
+                f"cell {cell['index']} shows {cell['images']} image(s), but the test sees no "
+                f"figure made in it (teach plotting_cells about it):\n{cell['source']}"
+            )
     return problems
 
 
 # ---------------------------------------------------------------------------------------------------
 # Driving the page
+
 
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -279,15 +338,23 @@ def open_notebook(page, lab, path: str) -> float:
     for old in SHOTS.glob(f"{stem}-*"):  # screenshots and failure reports of an earlier run
         old.unlink()
     started = time.monotonic()
-    page.goto(f"{lab.url}lab/workspaces/{stem}/tree/{path}?token={lab.token}", timeout=OPEN_TIMEOUT_MS)
-    wait_until(page, "() => { const p = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-               f" return p && p.context && p.context.path === '{path}'"
-               " && p.sessionContext.session && p.sessionContext.session.kernel"
-               " && p.sessionContext.session.kernel.status === 'idle'; }",
-               OPEN_TIMEOUT_MS, f"{path} did not open with an idle kernel")
+    page.goto(
+        f"{lab.url}lab/workspaces/{stem}/tree/{path}?token={lab.token}", timeout=OPEN_TIMEOUT_MS
+    )
+    wait_until(
+        page,
+        "() => { const p = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        f" return p && p.context && p.context.path === '{path}'"
+        " && p.sessionContext.session && p.sessionContext.session.kernel"
+        " && p.sessionContext.session.kernel.status === 'idle'; }",
+        OPEN_TIMEOUT_MS,
+        f"{path} did not open with an idle kernel",
+    )
     shot(page, f"{stem}-1-opened")
     ran_before = [c["index"] for c in page.evaluate(STATE_JS)["cells"] if c["count"] is not None]
-    assert not ran_before, f"{path} was committed with execution counts (cells {ran_before}): strip it"
+    assert not ran_before, (
+        f"{path} was committed with execution counts (cells {ran_before}): strip it"
+    )
     return time.monotonic() - started
 
 
@@ -305,13 +372,19 @@ def run_all(page) -> tuple[dict, float]:
 def where_it_stopped(state: dict, dialogs: list[str]) -> str:
     """A few lines for the CI log: how far the run got, and the text of the cell it stopped in."""
     cells = state["cells"]
-    lines = [f"kernel {state['kernel']}; {sum(c['count'] is not None for c in cells)} of {len(cells)} "
-             f"code cells ran"]
+    lines = [
+        f"kernel {state['kernel']}; {sum(c['count'] is not None for c in cells)} of {len(cells)} "
+        f"code cells ran"
+    ]
     stuck = [c for c in cells if "*" in c["prompt"]]
     for cell in stuck[:1]:
-        outputs = "".join(o.get("text", "") for o in cell["outputs"] if o["output_type"] == "stream")
-        lines.append(f"running (or queued) from cell {cell['index']}: {cell['source'].splitlines()[0]!r}"
-                     f"\n--- its output so far:\n{outputs[-3000:]}")
+        outputs = "".join(
+            o.get("text", "") for o in cell["outputs"] if o["output_type"] == "stream"
+        )
+        lines.append(
+            f"running (or queued) from cell {cell['index']}: {cell['source'].splitlines()[0]!r}"
+            f"\n--- its output so far:\n{outputs[-3000:]}"
+        )
     lines += [f"dialog on the page: {text}" for text in dialogs]
     return "\n".join(lines)
 
@@ -327,8 +400,10 @@ def report_failure(page, lab, stem: str, error: BaseException, state: dict | Non
             error.add_note(where_it_stopped(state, dialogs))
             report.append(where_it_stopped(state, dialogs))
         report.append("state: " + json.dumps(state, indent=1)[:30_000])
-        report.append("the notebook's text in the page:\n"
-                      + page.locator(".jp-NotebookPanel").first.inner_text(timeout=5_000)[:30_000])
+        report.append(
+            "the notebook's text in the page:\n"
+            + page.locator(".jp-NotebookPanel").first.inner_text(timeout=5_000)[:30_000]
+        )
     except Exception as inner:
         report.append(f"(could not read the page: {inner!r})")
     report.append("JupyterLab log ends:\n" + lab.log_tail())
@@ -346,6 +421,7 @@ def shut_down_kernel(lab, path: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # The lessons
+
 
 def test_every_lesson_is_listed():
     lessons = sorted(path.stem for path in (ROOT / "notebooks").glob("0*.ipynb"))
@@ -374,12 +450,16 @@ def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
         if images.count():
             plot = images.first
             plot.scroll_into_view_if_needed()
-            size = ", the first {}x{} px".format(*plot.evaluate("img => [img.naturalWidth, img.naturalHeight]"))
+            size = ", the first {}x{} px".format(
+                *plot.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+            )
             shot(page, f"{stem}-2-plot")
         page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
         shot(page, f"{stem}-3-end")
-        print(f"{stem}: opened in {opened:.1f} s, ran in {ran:.1f} s, {len(state['cells'])} code cells, "
-              f"{len(plotting)} plotting cell(s) showing {images.count()} image(s){size}")
+        print(
+            f"{stem}: opened in {opened:.1f} s, ran in {ran:.1f} s, {len(state['cells'])} code cells, "
+            f"{len(plotting)} plotting cell(s) showing {images.count()} image(s){size}"
+        )
     except BaseException as error:
         if page_errors:
             error.add_note(f"errors in the page: {page_errors}")
@@ -392,13 +472,17 @@ def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
 # ---------------------------------------------------------------------------------------------------
 # A lab, as a learner works it
 
+
 def lab_cells(relative: str, tests_only: bool = False) -> dict[str, int]:
     """grade_id -> cell index, for the cells of a lab (or solution) that have one (or, with
     `tests_only`, for its test cells: grade_id is then the question's id)."""
     cells = json.loads((ROOT / relative).read_text(encoding="utf-8"))["cells"]
-    return {cell["metadata"]["nbgrader"]["grade_id"]: index for index, cell in enumerate(cells)
-            if "grade_id" in cell["metadata"].get("nbgrader", {})
-            and (cell["metadata"]["nbgrader"].get("grade") or not tests_only)}
+    return {
+        cell["metadata"]["nbgrader"]["grade_id"]: index
+        for index, cell in enumerate(cells)
+        if "grade_id" in cell["metadata"].get("nbgrader", {})
+        and (cell["metadata"]["nbgrader"].get("grade") or not tests_only)
+    }
 
 
 def solution_of(question: str) -> str:
@@ -406,12 +490,13 @@ def solution_of(question: str) -> str:
     dedented to column 0."""
     relative = f"solutions/{LAB}.ipynb"
     cell = json.loads((ROOT / relative).read_text(encoding="utf-8"))["cells"][
-        lab_cells(relative)[f"{question}_answer"]]
+        lab_cells(relative)[f"{question}_answer"]
+    ]
     lines = "".join(cell["source"]).splitlines()
     begin = [i for i, line in enumerate(lines) if line.strip() == "### BEGIN SOLUTION"]
     end = [i for i, line in enumerate(lines) if line.strip() == "### END SOLUTION"]
     assert len(begin) == len(end) == 1, f"{relative}: {question}_answer needs one marked answer"
-    answer = lines[begin[0] + 1:end[0]]
+    answer = lines[begin[0] + 1 : end[0]]
     indent = min(len(line) - len(line.lstrip()) for line in answer if line.strip())
     return "\n".join(line[indent:] for line in answer)
 
@@ -419,24 +504,29 @@ def solution_of(question: str) -> str:
 def with_answer(source: str, answer: str) -> str:
     """The answer cell's `source` with its stub replaced by `answer`, at the stub's indentation."""
     lines = source.splitlines()
-    at = [i for i in range(len(lines) - 1)
-          if [lines[i].strip(), lines[i + 1].strip()] == STUB]
+    at = [i for i in range(len(lines) - 1) if [lines[i].strip(), lines[i + 1].strip()] == STUB]
     assert len(at) == 1, f"the answer cell should hold one stub {STUB}; it is:\n{source}"
-    indent = lines[at[0]][:len(lines[at[0]]) - len(lines[at[0]].lstrip())]
+    indent = lines[at[0]][: len(lines[at[0]]) - len(lines[at[0]].lstrip())]
     typed = [indent + line if line.strip() else "" for line in answer.splitlines()]
-    return "\n".join(lines[:at[0]] + typed + lines[at[0] + 2:])
+    return "\n".join(lines[: at[0]] + typed + lines[at[0] + 2 :])
 
 
 CELL_SOURCE_JS = "index => window.jupyterapp.shell.currentWidget.content.widgets[index].model.sharedModel.getSource()"
-CELL_TEXT_JS = ("index => { const area = window.jupyterapp.shell.currentWidget.content.widgets[index]"
-                ".node.querySelector('.jp-OutputArea'); return area ? area.innerText : ''; }")
+CELL_TEXT_JS = (
+    "index => { const area = window.jupyterapp.shell.currentWidget.content.widgets[index]"
+    ".node.querySelector('.jp-OutputArea'); return area ? area.innerText : ''; }"
+)
 # Both cells ran again since `counts` (their execution counts before), and the kernel is idle.
-RAN_AGAIN_JS = "([answer, test, counts]) => { const s = (" + STATE_JS + r""")();
+RAN_AGAIN_JS = (
+    "([answer, test, counts]) => { const s = ("
+    + STATE_JS
+    + r""")();
   if (!s || s.kernel !== 'idle' || s.indicator !== 'idle') return false;
   const byIndex = Object.fromEntries(s.cells.map(c => [c.index, c]));
   return [answer, test].every((index, i) => byIndex[index].count !== null
       && byIndex[index].count !== counts[i] && !byIndex[index].prompt.includes('*'));
 }"""
+)
 
 
 def answer_and_check(page, answer_index: int, test_index: int, source: str) -> str:
@@ -451,11 +541,21 @@ def answer_and_check(page, answer_index: int, test_index: int, source: str) -> s
     typed = page.evaluate(CELL_SOURCE_JS, answer_index)
     assert typed == source, f"the answer cell holds, after typing:\n{typed}\nnot:\n{source}"
     page.keyboard.press("Shift+Enter")
-    wait_until(page, "index => window.jupyterapp.shell.currentWidget.content.activeCellIndex === index",
-               10_000, "Shift+Enter in the answer cell did not move to its test cell", arg=test_index)
+    wait_until(
+        page,
+        "index => window.jupyterapp.shell.currentWidget.content.activeCellIndex === index",
+        10_000,
+        "Shift+Enter in the answer cell did not move to its test cell",
+        arg=test_index,
+    )
     page.keyboard.press("Shift+Enter")
-    wait_until(page, RAN_AGAIN_JS, CELL_TIMEOUT_MS, "the answer cell and its test cell did not both run",
-               arg=[answer_index, test_index, [before[answer_index], before[test_index]]])
+    wait_until(
+        page,
+        RAN_AGAIN_JS,
+        CELL_TIMEOUT_MS,
+        "the answer cell and its test cell did not both run",
+        arg=[answer_index, test_index, [before[answer_index], before[test_index]]],
+    )
     state = page.evaluate(STATE_JS)
     both = [cell for cell in state["cells"] if cell["index"] in (answer_index, test_index)]
     problems = problems_in({**state, "cells": both}, LAB)  # no error, no traceback, both finished
@@ -479,27 +579,38 @@ def test_lab_answered_in_jupyterlab(jupyterlab, page):
         # The lab as given, Run All: it runs, and every check() says the question is not answered.
         state, ran = run_all(page)
         problems = problems_in(state, LAB, plotting_cells(notebook_sources(path)))
-        shown = {cell["index"]: "".join(s["text"] for s in cell["shown"]) for cell in state["cells"]}
-        problems += [f"cell {index} (the test cell of {grade_id}) shows, with nothing answered:\n"
-                     f"{shown.get(index)}" for grade_id, index in tests.items()
-                     if f"{grade_id}: not answered yet" not in shown.get(index, "")]
+        shown = {
+            cell["index"]: "".join(s["text"] for s in cell["shown"]) for cell in state["cells"]
+        }
+        problems += [
+            f"cell {index} (the test cell of {grade_id}) shows, with nothing answered:\n"
+            f"{shown.get(index)}"
+            for grade_id, index in tests.items()
+            if f"{grade_id}: not answered yet" not in shown.get(index, "")
+        ]
         assert not problems, "\n\n".join(problems)
         shot(page, f"{LAB}-2-ran-all")
 
         stub_source = page.evaluate(CELL_SOURCE_JS, answer_index)
-        wrong = answer_and_check(page, answer_index, test_index, with_answer(stub_source, WRONG_ANSWER))
+        wrong = answer_and_check(
+            page, answer_index, test_index, with_answer(stub_source, WRONG_ANSWER)
+        )
         shot(page, f"{LAB}-3-wrong-answer")
         assert re.search(rf"^{QUESTION}: failed ✗ \(\d+ of \d+ tests passed\)", wrong, re.M), wrong
         assert re.search(r"^\s+✗ .+: wrong result$", wrong, re.M), wrong
         assert re.search(r"^\s+hint: +\S", wrong, re.M), f"no hint under the failures:\n{wrong}"
         assert "Traceback" not in wrong, wrong
 
-        right = answer_and_check(page, answer_index, test_index, with_answer(stub_source, right_answer))
+        right = answer_and_check(
+            page, answer_index, test_index, with_answer(stub_source, right_answer)
+        )
         shot(page, f"{LAB}-4-right-answer")
         assert re.search(rf"^{QUESTION}: passed ✓ \((\d+) of \1 tests passed\)", right, re.M), right
         assert "✗" not in right and "hint:" not in right, right
-        print(f"{LAB}: opened in {opened:.1f} s, ran in {ran:.1f} s; {QUESTION} with a wrong answer: "
-              f"{wrong.splitlines()[0]!r}; with the solution's: {right.splitlines()[0]!r}")
+        print(
+            f"{LAB}: opened in {opened:.1f} s, ran in {ran:.1f} s; {QUESTION} with a wrong answer: "
+            f"{wrong.splitlines()[0]!r}; with the solution's: {right.splitlines()[0]!r}"
+        )
     except BaseException as error:
         if page_errors:
             error.add_note(f"errors in the page: {page_errors}")
@@ -533,7 +644,10 @@ def test_the_check_sees_errors_in_the_page(jupyterlab, page):
 
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(code) for code in BROKEN_CELLS],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
     path = "selftest/selftest_broken.ipynb"
     (jupyterlab.root / "selftest").mkdir(exist_ok=True)
     nbformat.write(notebook, jupyterlab.root / path)
@@ -553,17 +667,19 @@ def test_the_check_sees_errors_in_the_page(jupyterlab, page):
     assert "cells that never ran: [4]" in problems, problems
     shown = [(item["type"], item["mime"]) for item in state["cells"][3]["shown"]]
     assert shown == [("error", STDERR)], f"the page shows the uncaught error as {shown}"
-    assert EXPECTED_TRACEBACKS["00_start_here"] and "ZeroDivisionError" in problems_in(
-        {"cells": []}, "00_start_here")[0]  # an expected traceback that is missing fails too
+    assert (
+        EXPECTED_TRACEBACKS["00_start_here"]
+        and "ZeroDivisionError" in problems_in({"cells": []}, "00_start_here")[0]
+    )  # an expected traceback that is missing fails too
 
 
 def test_plotting_cells():
     sources = {
-        0: "def helper(results):\n    return plots.plot_latency(results)\n",   # defines, no figure yet
-        1: "x = 1\nhelper({'a': x})",                                             # calls it: a figure
+        0: "def helper(results):\n    return plots.plot_latency(results)\n",  # defines, no figure yet
+        1: "x = 1\nhelper({'a': x})",  # calls it: a figure
         2: "fig, ax = plt.subplots()\nplt.close(fig)\nfig",
-        3: "print(plots.duration(0.001))\nplt.close('all')",                     # no figure made
-        4: "%time y = 2\nplots.plot_sweep({})",                                   # magics are skipped
+        3: "print(plots.duration(0.001))\nplt.close('all')",  # no figure made
+        4: "%time y = 2\nplots.plot_sweep({})",  # magics are skipped
         5: "def outer():\n    return helper({})\n",
         6: "if True:\n    outer()",
     }
@@ -571,14 +687,19 @@ def test_plotting_cells():
 
 
 def test_exception_names():
-    text = ("[werkzeug server http://127.0.0.1:1] GET / failed\nTraceback (most recent call last):\n"
-            '  File "x.py", line 1, in app\n    1 / 0\n    ~~^~~\nZeroDivisionError: division by zero\n'
-            "Traceback (most recent call last):\n  File \"y\", line 2\nhttp.client.RemoteDisconnected: gone\n")
+    text = (
+        "[werkzeug server http://127.0.0.1:1] GET / failed\nTraceback (most recent call last):\n"
+        '  File "x.py", line 1, in app\n    1 / 0\n    ~~^~~\nZeroDivisionError: division by zero\n'
+        'Traceback (most recent call last):\n  File "y", line 2\nhttp.client.RemoteDisconnected: gone\n'
+    )
     assert exception_names(text) == ["ZeroDivisionError", "RemoteDisconnected"]
 
 
 def test_answers_go_in_place_of_the_stub():
-    source = 'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nY = 1'
+    source = (
+        'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nY = 1'
+    )
     assert with_answer(source, "if x:\n    return 1\n\nreturn 2") == (
-        'def f(x):\n    """Doc."""\n    if x:\n        return 1\n\n    return 2\n\nY = 1')
+        'def f(x):\n    """Doc."""\n    if x:\n        return 1\n\n    return 2\n\nY = 1'
+    )
     assert "### " not in solution_of(QUESTION) and "return" in solution_of(QUESTION)

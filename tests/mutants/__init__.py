@@ -27,12 +27,16 @@ class Mutant:
 def mutated(solution: NotebookNode, mutant: Mutant) -> NotebookNode:
     """The solution notebook with the mutant's one change; a clear error if it no longer applies."""
     notebook = copy.deepcopy(solution)
-    cells = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell]
+    cells = [
+        c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell
+    ]
     if len(cells) != 1:
         raise LookupError(f"{mutant.name}: no answer cell {mutant.cell!r} in the solution")
     found = cells[0].source.count(mutant.old)
     if found != 1:
-        raise LookupError(f"{mutant.name}: {mutant.old!r} is in {mutant.cell} {found} times, not once "
-                          "(the solution changed: update the mutant)")
+        raise LookupError(
+            f"{mutant.name}: {mutant.old!r} is in {mutant.cell} {found} times, not once "
+            "(the solution changed: update the mutant)"
+        )
     cells[0].source = cells[0].source.replace(mutant.old, mutant.new)
     return notebook

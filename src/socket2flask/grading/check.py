@@ -21,7 +21,13 @@ from pathlib import Path
 TIME_LIMIT = 5.0  # seconds per test, unless check(..., timeout=) or the grader says otherwise
 WIDE, DIFF_LINES = 100, 16  # a longer value shows where it differs (a window, or a diff of lines)
 MIME = "application/vnd.socket2flask.check+json"  # how check() hands results to the grader
-PASSED, FAILED, NOT_ANSWERED, TIMED_OUT, ERROR = "passed", "failed", "not answered", "timed out", "error"
+PASSED, FAILED, NOT_ANSWERED, TIMED_OUT, ERROR = (
+    "passed",
+    "failed",
+    "not answered",
+    "timed out",
+    "error",
+)
 
 _grading: dict[str, float | None] = {}  # set by begin_grading() in the grader's kernels
 _checked: dict[str, tuple[list[Callable[[], object]], float]] = {}  # for check_all()
@@ -62,15 +68,24 @@ def expect(actual: object, expected: object, *, given: object = _NOTHING, hint: 
         raise Mismatch(actual, expected, given, hint)
 
 
-def check(question: str, *, timeout: float | None = None, uses: dict[str, str] | None = None) -> None:
+def check(
+    question: str, *, timeout: float | None = None, uses: dict[str, str] | None = None
+) -> None:
     """Run the ``test_*`` functions defined in the calling cell, and print a verdict for each.
     ``uses`` names the earlier answers this question calls (``{"q4": "read_request"}``): when it
     fails and one of those fails its own visible tests, the verdict says to fix that one first."""
     cell = inspect.currentframe().f_back  # type: ignore[union-attr]
     # IPython compiles each cell as a file of its own: the cell's tests share its file name.
-    tests = sorted((f for name, f in cell.f_globals.items() if name.startswith("test_")
-                    and inspect.isfunction(f) and f.__code__.co_filename == cell.f_code.co_filename),
-                   key=lambda f: f.__code__.co_firstlineno)
+    tests = sorted(
+        (
+            f
+            for name, f in cell.f_globals.items()
+            if name.startswith("test_")
+            and inspect.isfunction(f)
+            and f.__code__.co_filename == cell.f_code.co_filename
+        ),
+        key=lambda f: f.__code__.co_firstlineno,
+    )
     limit = _grading.get("time_limit") or timeout or TIME_LIMIT
     _checked[question] = (tests, limit)
     outcomes = [_run(test, limit) for test in tests]
@@ -119,10 +134,14 @@ def check_all() -> None:
         score = f"{title:<{wide[1]}}  {won:>3g} of {points:<3g}  " if lab else ""
         print(f"{q:<{wide[0]}}  {score}{state}")
     if lab:
-        print(f"{sum(r[2] for r in rows):g} of {sum(r[3] for r in rows):g} points on the visible tests.")
+        print(
+            f"{sum(r[2] for r in rows):g} of {sum(r[3] for r in rows):g} points on the visible tests."
+        )
     else:
-        print("This notebook's file was not found: only the questions checked so far are listed, and"
-              " without their points. Save the notebook next to where the kernel runs to see them.")
+        print(
+            "This notebook's file was not found: only the questions checked so far are listed, and"
+            " without their points. Save the notebook next to where the kernel runs to see them."
+        )
     if waiting := [q for q, *_ in rows if q not in _checked]:
         print(f"Not run yet: {', '.join(waiting)}. Run their test cells, or Run > Run All Cells.")
 
@@ -143,8 +162,14 @@ def _run(test: Callable[[], object], seconds: float) -> Outcome:
     if thread.is_alive():
         # Python cannot kill a thread, but CPython can raise an exception in it at its next
         # bytecode: a pure-Python loop stops now, a blocking call (sleep, recv) when it returns.
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_TimeUp))
-        return Outcome(_describe(test)[0], TIMED_OUT, f"timed out after {seconds:g} s (a loop that never ends?)")
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(_TimeUp)
+        )
+        return Outcome(
+            _describe(test)[0],
+            TIMED_OUT,
+            f"timed out after {seconds:g} s (a loop that never ends?)",
+        )
     return _verdict(test, errors[0] if errors else None)
 
 
@@ -158,14 +183,25 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
         if error.given is not _NOTHING:
             lines.append(f"input:    {_short(repr(error.given))}")
         lines += _compared(error.expected, error.actual)
-        return Outcome(about, FAILED, "\n".join(lines + ([f"hint:     {error.hint}"] if error.hint else tail)))
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(_LIBRARIES)]
+        return Outcome(
+            about, FAILED, "\n".join(lines + ([f"hint:     {error.hint}"] if error.hint else tail))
+        )
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.startswith(_LIBRARIES)
+    ]
     last = frames[-1] if frames else None
-    in_test = last is not None and (last.filename, last.name) == (test.__code__.co_filename, test.__name__)
+    in_test = last is not None and (last.filename, last.name) == (
+        test.__code__.co_filename,
+        test.__name__,
+    )
     if isinstance(error, NotImplementedError) or (isinstance(error, NameError) and in_test):
         return Outcome(about, NOT_ANSWERED, "not answered yet")  # a stub, or a name not defined yet
     if isinstance(error, AssertionError) and in_test:
-        return Outcome(about, FAILED, "\n".join([str(error) or f"this was false: {last.line}", *tail]))
+        return Outcome(
+            about, FAILED, "\n".join([str(error) or f"this was false: {last.line}", *tail])
+        )
     if isinstance(error, SystemExit):
         return Outcome(about, ERROR, "your code called sys.exit(): return or raise instead")
     # Where, in the learner's code: the innermost frame, then who called it (not the whole trace).
@@ -174,11 +210,15 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
     who = "your code" if yours else "the test, on what your code returned,"
     lines = [f"{who} raised {type(error).__name__}: {_short(str(error))}"]
     for n, frame in enumerate(reversed(yours[-3:])):
-        lines.append(f"{'in' if n == 0 else 'called from'} {frame.name}, line {frame.lineno}: {frame.line}")
+        lines.append(
+            f"{'in' if n == 0 else 'called from'} {frame.name}, line {frame.lineno}: {frame.line}"
+        )
     return Outcome(about, ERROR, "\n".join(lines + tail))
 
 
-def _failing_prerequisites(question: str, outcomes: list[Outcome], uses: dict[str, str]) -> list[str]:
+def _failing_prerequisites(
+    question: str, outcomes: list[Outcome], uses: dict[str, str]
+) -> list[str]:
     """When a question fails, the earlier answers it calls that fail their own tests (run again now,
     since the learner may have changed them), or have not been checked yet."""
     if _headline(outcomes).startswith(("passed", "not answered")):
@@ -186,12 +226,16 @@ def _failing_prerequisites(question: str, outcomes: list[Outcome], uses: dict[st
     lines = []
     for earlier, name in uses.items():
         if earlier not in _checked:
-            lines.append(f"{question} uses your `{name}` from {earlier}: run {earlier}'s check first.")
+            lines.append(
+                f"{question} uses your `{name}` from {earlier}: run {earlier}'s check first."
+            )
             continue
         tests, limit = _checked[earlier]
         if any(_run(test, limit).status != PASSED for test in tests):
-            lines.append(f"{question} uses your `{name}` from {earlier}, which fails its own check: "
-                         f"fix {earlier} first.")
+            lines.append(
+                f"{question} uses your `{name}` from {earlier}, which fails its own check: "
+                f"fix {earlier} first."
+            )
     return lines
 
 
@@ -199,7 +243,9 @@ def _report(question: str, outcomes: list[Outcome], first: Iterable[str] = ()) -
     if not outcomes:
         return f"{question}: no tests found: define functions named test_... in this cell."
     if _headline(outcomes) == "not answered yet":
-        return f"{question}: not answered yet. Write your answer above, run it, then this cell again."
+        return (
+            f"{question}: not answered yet. Write your answer above, run it, then this cell again."
+        )
     lines = [f"{question}: {_headline(outcomes)}", *(f"  {line}" for line in first)]
     for o in outcomes:
         first, *details = o.message.split("\n")
@@ -227,25 +273,39 @@ def _compared(expected: object, actual: object) -> list[str]:
     """Both values in full when short. Else where they differ: for text or bytes of several lines,
     the lines that differ (a diff); otherwise a window around the first difference, and its index."""
     x, y = repr(expected), repr(actual)
-    if x == y:  # unequal values that print alike: say so (e.g. a class defined again by a re-run cell)
-        return [f"expected: {_short(x)}", f"got:      {_short(y)}", "differ:   not in how they print, but"
-                " in their type or class (a cell that defines it ran again? run the cells in order)"]
+    if (
+        x == y
+    ):  # unequal values that print alike: say so (e.g. a class defined again by a re-run cell)
+        return [
+            f"expected: {_short(x)}",
+            f"got:      {_short(y)}",
+            "differ:   not in how they print, but"
+            " in their type or class (a cell that defines it ran again? run the cells in order)",
+        ]
     if len(x) <= WIDE and len(y) <= WIDE:
         return [f"expected: {x}", f"got:      {y}"]
     text = type(expected) is type(actual) and isinstance(expected, (str, bytes))
     if text and max(len(expected.splitlines()), len(actual.splitlines())) > 1:  # type: ignore[union-attr]
         lines = [[repr(line) for line in value.splitlines(True)] for value in (expected, actual)]  # type: ignore
-        diff = [f"at line {d.split()[1][1:].split(',')[0]}:" if d.startswith("@@") else f"  {d[0]} {d[1:]}"
-                for d in list(difflib.unified_diff(*lines, n=1, lineterm=""))[2:]]  # [2:]: no ---/+++ lines
+        diff = [
+            f"at line {d.split()[1][1:].split(',')[0]}:"
+            if d.startswith("@@")
+            else f"  {d[0]} {d[1:]}"
+            for d in list(difflib.unified_diff(*lines, n=1, lineterm=""))[2:]
+        ]  # [2:]: no ---/+++ lines
         more = ["  ..."] if len(diff) > DIFF_LINES else []
         return ["expected (-) and got (+), the lines that differ:", *diff[:DIFF_LINES], *more]
     if text:  # the index in the text itself, and windows of it shown as str or bytes
         x, y = expected, actual  # type: ignore[assignment]
     at = next((n for n, (a, b) in enumerate(zip(x, y)) if a != b), min(len(x), len(y)))
     start, show = max(0, at - 30), repr if text else str
-    windows = [("…" if start else "") + show(v[start:start + 80]) + ("…" if len(v) > start + 80 else "")
-               for v in (x, y)]
-    where = f"index {at} (lengths {len(x)} and {len(y)})" if text else f"character {at} of their reprs"
+    windows = [
+        ("…" if start else "") + show(v[start : start + 80]) + ("…" if len(v) > start + 80 else "")
+        for v in (x, y)
+    ]
+    where = (
+        f"index {at} (lengths {len(x)} and {len(y)})" if text else f"character {at} of their reprs"
+    )
     return [f"expected: {windows[0]}", f"got:      {windows[1]}", f"differ:   from {where}"]
 
 
@@ -254,7 +314,10 @@ def _lab(names: dict) -> list[tuple[str, str, float]] | None:
     VS Code or JupyterLab names, else the newest in the kernel's folder (the notebook's, in
     Jupyter); each time, only a lab whose test cells define the tests that check() ran."""
     from .notebook import questions, read  # nbformat: imported only now
-    named = [Path(p) for p in (names.get("__vsc_ipynb_file__"), os.environ.get("JPY_SESSION_NAME")) if p]
+
+    named = [
+        Path(p) for p in (names.get("__vsc_ipynb_file__"), os.environ.get("JPY_SESSION_NAME")) if p
+    ]
     here = sorted(Path().glob("*.ipynb"), key=lambda p: p.lstat().st_mtime, reverse=True)
     for path in named + here:
         try:
@@ -262,8 +325,11 @@ def _lab(names: dict) -> list[tuple[str, str, float]] | None:
             found = {q.id: q for q in questions(nb)}
         except Exception:  # unreadable, or not a notebook: another file
             continue
-        if found and all(q in found and all(f"def {t.__name__}(" in nb.cells[found[q].test_cell].source
-                                            for t in tests) for q, (tests, _) in _checked.items()):
+        if found and all(
+            q in found
+            and all(f"def {t.__name__}(" in nb.cells[found[q].test_cell].source for t in tests)
+            for q, (tests, _) in _checked.items()
+        ):
             return [(q.id, q.title, q.points) for q in found.values()]
     return None
 

@@ -31,7 +31,10 @@ from .notebook import Question, grading, is_test, loads, questions
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
 GRACE = 3  # seconds an interrupted kernel has to become idle before it counts as wedged
 SETUP = "from socket2flask.grading.limits import begin_grading\nbegin_grading({}, {}, {}, {})"
-CROWDED = ("can't start new thread", "Resource temporarily unavailable")  # too many threads, processes
+CROWDED = (
+    "can't start new thread",
+    "Resource temporarily unavailable",
+)  # too many threads, processes
 # Before each test cell: check and expect from fresh copies of their files (tamper.py), whatever
 # the cells above redefined or patched.
 TEST_PREFIX = """import importlib.util as _s2f_util
@@ -77,13 +80,16 @@ class _Client(LabClient):
     each cell's output reader ends the one before (nbclient leaves a timed-out cell's on: 4 s a cell)."""
 
     reader: asyncio.Task | None = None
+
     async def _async_poll_output_msg(self, *args: Any) -> None:
         if self.reader is not None:
             self.reader.cancel()  # done, or left on by a cell that timed out
         self.reader = asyncio.current_task()
         await super()._async_poll_output_msg(*args)
 
-    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> NotebookNode | None:
+    def output(
+        self, outs: list, msg: dict, display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         if msg["msg_type"] == "error" or MIME in msg["content"].get("data", {}):
             return super().output(outs, msg, display_id, cell_index)
         return None
@@ -101,7 +107,9 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
     except (OSError, ValueError) as error:  # bad JSON and bad UTF-8 are ValueErrors too
         return Grade(name, zero, "unreadable", [f"not a notebook: {error}"])
     if (other := _other_lab(lab, submission)) is not None:
-        return Grade(name, zero, "wrong lab", [f"this notebook is {other}, not the lab being graded"])
+        return Grade(
+            name, zero, "wrong lab", [f"this notebook is {other}, not the lab being graded"]
+        )
     try:
         with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as tmp:
             folder = Path(tmp)
@@ -111,7 +119,9 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
             steps, broke, deadline = _plan(lab, submission, qs), {}, started + limits.notebook
             signs: list[str] = []  # of tampering, from the grader's fresh check
             for _ in range(RUNS):  # from the top again, without each cell that broke the kernel
-                results, trouble, broken_at = await _run_once(steps, broke, limits, folder, deadline, signs)
+                results, trouble, broken_at = await _run_once(
+                    steps, broke, limits, folder, deadline, signs
+                )
                 if broken_at is None:
                     break
                 broke[broken_at] = trouble[broken_at]
@@ -120,12 +130,24 @@ async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Gra
     trouble.update(broke)
     points, reasons = _score(qs, steps, results, trouble)
     status = "suspicious" if signs else "errors" if trouble else "ok"
-    return Grade(name, points, status, list(dict.fromkeys(signs)) + reasons, results,
-                 time.monotonic() - started, sandboxed=sandbox.available())
+    return Grade(
+        name,
+        points,
+        status,
+        list(dict.fromkeys(signs)) + reasons,
+        results,
+        time.monotonic() - started,
+        sandboxed=sandbox.available(),
+    )
 
 
-async def grade_all(submissions: dict[str, Path], lab: NotebookNode, limits: Limits, jobs: int,
-                    done: Callable[[Grade], None]) -> list[Grade]:
+async def grade_all(
+    submissions: dict[str, Path],
+    lab: NotebookNode,
+    limits: Limits,
+    jobs: int,
+    done: Callable[[Grade], None],
+) -> list[Grade]:
     """Grade submissions (name -> path), ``jobs`` at a time; ``done`` hears of each one at once."""
     slots = asyncio.Semaphore(jobs)
 
@@ -141,14 +163,23 @@ def submission_names(paths: list[Path], lab: str = "") -> list[str]:
     """Each student's name: the file's (alice.ipynb), or its folder's when the file has the lab's
     name or another's (submitted/alice/02_wsgi_lab.ipynb); else the path from their shared folder."""
     full, stems = [p.resolve() for p in paths], [p.stem for p in paths]
-    names = [p.parent.name if p.stem == Path(lab).stem or stems.count(p.stem) > 1 else p.stem for p in full]
+    names = [
+        p.parent.name if p.stem == Path(lab).stem or stems.count(p.stem) > 1 else p.stem
+        for p in full
+    ]
     shared = Path(os.path.commonpath([p.parent for p in full]))
-    return names if len(set(names)) == len(names) else [p.relative_to(shared).with_suffix("").as_posix() for p in full]
+    return (
+        names
+        if len(set(names)) == len(names)
+        else [p.relative_to(shared).with_suffix("").as_posix() for p in full]
+    )
 
 
 def _other_lab(lab: NotebookNode, submission: NotebookNode) -> str | None:
     """The lab a submission was made from, when that is not ``lab`` (a teacher's mix-up)."""
-    made_from, graded = (nb.metadata.get("socket2flask", {}).get("generated_from") for nb in (submission, lab))
+    made_from, graded = (
+        nb.metadata.get("socket2flask", {}).get("generated_from") for nb in (submission, lab)
+    )
     return made_from if made_from and graded and made_from != graded else None
 
 
@@ -156,7 +187,9 @@ def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> li
     """The cells to run: the submission's own code cells (answers and scratch) in its order, with
     the lab's version of each locked given cell, and every test cell put right after the last cell
     that comes before it in the lab, wherever the submission moved, deleted or copied it."""
-    owner = {grading(lab.cells[i])["grade_id"]: q.id for q in qs for i in [*q.answer_cells, q.test_cell]}
+    owner = {
+        grading(lab.cells[i])["grade_id"]: q.id for q in qs for i in [*q.answer_cells, q.test_cell]
+    }
     place = {grading(c)["grade_id"]: i for i, c in enumerate(lab.cells) if "grade_id" in grading(c)}
     locked = {gid: lab.cells[i] for gid, i in place.items() if grading(lab.cells[i]).get("locked")}
     steps, seen = [], set()
@@ -173,29 +206,50 @@ def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> li
         if gid in seen or cell.cell_type != "code":
             continue
         # After the last step that the lab puts before this cell (scratch cells have no place).
-        earlier = [k for k, step in enumerate(steps)
-                   if place.get(grading(step.cell).get("grade_id"), len(lab.cells)) < place[gid]]
+        earlier = [
+            k
+            for k, step in enumerate(steps)
+            if place.get(grading(step.cell).get("grade_id"), len(lab.cells)) < place[gid]
+        ]
         where = f"the tests of {gid}" if is_test(cell) else f"the lab's given cell {gid}"
         step = _Step(cell, where, owner.get(gid), is_test(cell))
         steps.insert(earlier[-1] + 1 if earlier else 0, step)
     return steps
 
 
-async def _run_once(steps: list[_Step], skip: dict[int, str], limits: Limits, folder: Path,
-                    deadline: float, signs: list[str]) -> tuple[dict, dict[int, str], int | None]:
+async def _run_once(
+    steps: list[_Step],
+    skip: dict[int, str],
+    limits: Limits,
+    folder: Path,
+    deadline: float,
+    signs: list[str],
+) -> tuple[dict, dict[int, str], int | None]:
     """One run in a fresh kernel; stops at the first step that kills or wedges the kernel. Signs of
     tampering go to `signs`."""
     results: dict[str, list[dict]] = {}  # question -> each test's outcome
     trouble: dict[int, str] = {}  # step -> why it broke
-    setup = SETUP.format(limits.test, limits.memory_mb, limits.notebook + limits.startup, limits.file_mb)
+    setup = SETUP.format(
+        limits.test, limits.memory_mb, limits.notebook + limits.startup, limits.file_mb
+    )
     token = secrets.token_hex(8)  # results that carry it came from the grader's fresh check
-    prefix = TEST_PREFIX.format(token=token, tamper=str(Path(tamper.__file__)), limit=limits.test,
-                                check=str(Path(tamper.__file__).with_name("check.py")))
+    prefix = TEST_PREFIX.format(
+        token=token,
+        tamper=str(Path(tamper.__file__)),
+        limit=limits.test,
+        check=str(Path(tamper.__file__).with_name("check.py")),
+    )
     cells = [new_code_cell((prefix if s.is_test else "") + s.cell.get("source", "")) for s in steps]
     broken_at = None
-    async with _kernel(new_notebook(cells=[new_code_cell(setup), *cells]), limits, folder) as client:
-        if (setup_cell := await client.async_execute_cell(client.nb.cells[0], 0)).outputs:  # an error
-            raise RuntimeError(f"the kernel could not start grading: {setup_cell.outputs[0].get('evalue')}")
+    async with _kernel(
+        new_notebook(cells=[new_code_cell(setup), *cells]), limits, folder
+    ) as client:
+        if (
+            setup_cell := await client.async_execute_cell(client.nb.cells[0], 0)
+        ).outputs:  # an error
+            raise RuntimeError(
+                f"the kernel could not start grading: {setup_cell.outputs[0].get('evalue')}"
+            )
         for n, step in enumerate(steps):
             if n in skip:
                 continue
@@ -208,17 +262,24 @@ async def _run_once(steps: list[_Step], skip: dict[int, str], limits: Limits, fo
                 cell = await client.async_execute_cell(client.nb.cells[n + 1], n + 1)
             except (CellTimeoutError, DeadKernelError) as error:
                 timed_out = isinstance(error, CellTimeoutError)
-                trouble[n] = (f"timed out after {client.timeout} s in {step.where}" if timed_out else
-                              f"{step.where} stopped the kernel (os._exit, a signal, or out of memory)")
+                trouble[n] = (
+                    f"timed out after {client.timeout} s in {step.where}"
+                    if timed_out
+                    else f"{step.where} stopped the kernel (os._exit, a signal, or out of memory)"
+                )
                 if timed_out and await _interrupted(client):
                     continue
                 broken_at = n
                 break
             for out in cell.outputs:
                 if out.output_type == "error" and any(words in out.evalue for words in CROWDED):
-                    trouble[n] = f"{step.where} could not start a thread or process: too many at once"
+                    trouble[n] = (
+                        f"{step.where} could not start a thread or process: too many at once"
+                    )
                 elif out.output_type == "error":
-                    trouble[n] = f"{step.where} raised {out.ename}: {out.evalue}".removesuffix(": ")[:300]
+                    trouble[n] = f"{step.where} raised {out.ename}: {out.evalue}".removesuffix(
+                        ": "
+                    )[:300]
                 elif step.is_test:
                     result = out.data[MIME]
                     results[step.question] = hide(step.cell.source, step.question, result["tests"])
@@ -245,16 +306,31 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
     """A kernel living in ``folder`` (cwd, HOME, TMPDIR, runtime dir), in a sandbox where the
     system has bwrap (grading/sandbox.py), talking over Unix sockets there; killed at the end."""
     sandbox.write_kernel_spec(folder, list(limits.hidden))
-    km = AsyncKernelManager(kernel_name=sandbox.KERNEL_NAME, transport="ipc",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
-                            connection_file=str(folder / "runtime" / "kernel.json"))
-    client = _Client(nb, km=km, allow_errors=True, timeout=limits.cell, startup_timeout=limits.startup)
+    km = AsyncKernelManager(
+        kernel_name=sandbox.KERNEL_NAME,
+        transport="ipc",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
+        connection_file=str(folder / "runtime" / "kernel.json"),
+    )
+    client = _Client(
+        nb, km=km, allow_errors=True, timeout=limits.cell, startup_timeout=limits.startup
+    )
     home, tmp = str(folder / "home"), str(folder / "tmp")
-    env = {**os.environ, "HOME": home, "USERPROFILE": home, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp,
-           "JUPYTER_RUNTIME_DIR": str(folder / "runtime"), "MPLBACKEND": "Agg"}
+    env = {
+        **os.environ,
+        "HOME": home,
+        "USERPROFILE": home,
+        "TMPDIR": tmp,
+        "TEMP": tmp,
+        "TMP": tmp,
+        "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+        "MPLBACKEND": "Agg",
+    }
     with open(folder / "kernel.log", "wb") as log:
         try:
-            await client.async_start_new_kernel(cwd=str(folder / "work"), env=env, stdout=log, stderr=log)
+            await client.async_start_new_kernel(
+                cwd=str(folder / "work"), env=env, stdout=log, stderr=log
+            )
             await client.async_start_new_kernel_client()
             yield client
         finally:
@@ -266,19 +342,26 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
                 await km.shutdown_kernel(now=True)
 
 
-def _score(qs: list[Question], steps: list[_Step], results: dict,
-           trouble: dict[int, str]) -> tuple[dict[str, float], list[str]]:
+def _score(
+    qs: list[Question], steps: list[_Step], results: dict, trouble: dict[int, str]
+) -> tuple[dict[str, float], list[str]]:
     """Full points for a question whose tests all passed, else 0 and the first reason why; each trouble
     gives a reason, even in a question that kept its points."""
     points, reasons = {}, []
     for q in qs:
         tests = results.get(q.id, [])
-        points[q.id] = float(q.points) if tests and all(t["status"] == PASSED for t in tests) else 0.0
+        points[q.id] = (
+            float(q.points) if tests and all(t["status"] == PASSED for t in tests) else 0.0
+        )
         if not points[q.id]:
             own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
             unanswered = ["not answered yet"] * all(t["status"] == NOT_ANSWERED for t in tests)
-            failed = [t["message"] if t["hidden"] else f"{t['test']}: {summary(t['message'])}" for t in tests
-                      if t["status"] != PASSED]
+            failed = [
+                t["message"] if t["hidden"] else f"{t['test']}: {summary(t['message'])}"
+                for t in tests
+                if t["status"] != PASSED
+            ]
             reasons.append(f"{q.id}: {(own + unanswered + failed + ['its tests did not run'])[0]}")
-    return points, reasons + [why for _, why in sorted(trouble.items()) if why not in " ".join(reasons)]
-
+    return points, reasons + [
+        why for _, why in sorted(trouble.items()) if why not in " ".join(reasons)
+    ]

@@ -23,9 +23,13 @@ class LabClient(NotebookClient):
     send_cell_ids = True
     _cell_id: str | None = None
 
-    async def async_execute_cell(self, cell: NotebookNode, cell_index: int,
-                                 execution_count: int | None = None,
-                                 store_history: bool = True) -> NotebookNode:
+    async def async_execute_cell(
+        self,
+        cell: NotebookNode,
+        cell_index: int,
+        execution_count: int | None = None,
+        store_history: bool = True,
+    ) -> NotebookNode:
         # JupyterLab gives every cell an id; a notebook older than nbformat 4.5 may have none.
         self._cell_id = cell.get("id") or f"cell-{cell_index}"
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -43,11 +47,19 @@ class LabClient(NotebookClient):
         """Send an execute request as JupyterLab does; the reply's id, as `KernelClient.execute`."""
         assert self.kc is not None
         # A person at JupyterLab can answer input(): check() only raises where nobody can.
-        content = {"code": code, "silent": False, "store_history": store_history,
-                   "user_expressions": {}, "allow_stdin": self.send_cell_ids,
-                   "stop_on_error": stop_on_error}
-        metadata = ({"cellId": self._cell_id, "deletedCells": [], "recordTiming": False}
-                    if self.send_cell_ids else {})
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": store_history,
+            "user_expressions": {},
+            "allow_stdin": self.send_cell_ids,
+            "stop_on_error": stop_on_error,
+        }
+        metadata = (
+            {"cellId": self._cell_id, "deletedCells": [], "recordTiming": False}
+            if self.send_cell_ids
+            else {}
+        )
         message = self.kc.session.msg("execute_request", content, metadata=metadata)
         self.kc.shell_channel.send(message)
         return message["header"]["msg_id"]

@@ -8,8 +8,17 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from .notebook import (LabError, dumps, is_answer, is_test, problems, read, strip_hidden, stub_answer,
-                       write_atomic)
+from .notebook import (
+    LabError,
+    dumps,
+    is_answer,
+    is_test,
+    problems,
+    read,
+    strip_hidden,
+    stub_answer,
+    write_atomic,
+)
 
 PATTERN = "*_lab.ipynb"
 
@@ -18,7 +27,9 @@ def lab_notebook(solution: NotebookNode, name: str, *, hidden_tests: bool = Fals
     """The learner's notebook made from a solution (with ``hidden_tests``: the teacher's copy)."""
     found = problems(solution)
     if found:
-        raise LabError(f"{name} breaks the lab format (see CONTRIBUTING.md):\n  " + "\n  ".join(found))
+        raise LabError(
+            f"{name} breaks the lab format (see CONTRIBUTING.md):\n  " + "\n  ".join(found)
+        )
     nb = copy.deepcopy(solution)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timings that nbclient and JupyterLab record
@@ -28,7 +39,10 @@ def lab_notebook(solution: NotebookNode, name: str, *, hidden_tests: bool = Fals
             cell.source = stub_answer(cell.source)
         elif is_test(cell) and not hidden_tests:
             cell.source = strip_hidden(cell.source)
-    nb.metadata["socket2flask"] = {"generated_from": f"solutions/{name}", "hidden_tests": hidden_tests}
+    nb.metadata["socket2flask"] = {
+        "generated_from": f"solutions/{name}",
+        "hidden_tests": hidden_tests,
+    }
     return nb
 
 
@@ -66,4 +80,6 @@ def find_lab(spec: str, bundle: Path, solutions: Path) -> Path:
         hits = sorted(folder.glob(f"{number}_{PATTERN}"))
         if len(hits) == 1:
             return hits[0]
-    raise LabError(f"no lab {spec!r} in {bundle} or {solutions}: pass the notebook's path with --lab")
+    raise LabError(
+        f"no lab {spec!r} in {bundle} or {solutions}: pass the notebook's path with --lab"
+    )

@@ -39,8 +39,12 @@ def loads(text: str) -> NotebookNode:
     """Parse a notebook as written: no validation, so no random cell ids and no warnings."""
     data = json.loads(text)
     cells = data.get("cells") if isinstance(data, dict) else None
-    if not isinstance(cells, list) or data.get("nbformat") != 4 or not all(
-        isinstance(c, dict) and c.get("cell_type") in ("code", "markdown", "raw") for c in cells
+    if (
+        not isinstance(cells, list)
+        or data.get("nbformat") != 4
+        or not all(
+            isinstance(c, dict) and c.get("cell_type") in ("code", "markdown", "raw") for c in cells
+        )
     ):
         raise ValueError("not a Jupyter notebook in format 4")
     return nbformat.v4.to_notebook(data)
@@ -89,7 +93,9 @@ def questions(nb: NotebookNode) -> list[Question]:
             answers.append(i)
         elif is_test(cell):
             meta, title = grading(cell), cell.metadata.get("socket2flask", {}).get("title", "")
-            found.append(Question(meta.get("grade_id", ""), meta.get("points", 0), title, i, answers))
+            found.append(
+                Question(meta.get("grade_id", ""), meta.get("points", 0), title, i, answers)
+            )
             answers = []
     return found
 
@@ -139,8 +145,11 @@ def _regions(source: str, begin: str, end: str) -> list[tuple[int, int]]:
 def problems(nb: NotebookNode) -> list[str]:
     """Everything in a solution notebook that breaks the lab format, as readable sentences."""
     seen: set[str] = set()
-    found = [f"cell {n}: {why}" for n, cell in enumerate(nb.cells, 1)
-             for why in _cell_problems(nb, cell, seen)]
+    found = [
+        f"cell {n}: {why}"
+        for n, cell in enumerate(nb.cells, 1)
+        for why in _cell_problems(nb, cell, seen)
+    ]
     if not questions(nb):
         found.append("no test cell: a lab needs at least one question")
     return found
@@ -159,11 +168,15 @@ def _cell_problems(nb: NotebookNode, cell: NotebookNode, seen: set[str]) -> Iter
         return
     gid = meta.get("grade_id", "")
     if gid in seen or not _GRADE_ID.fullmatch(gid):
-        yield f"grade_id {gid!r} " + ("is used twice" if gid in seen else "needs letters, digits, _, -")
+        yield f"grade_id {gid!r} " + (
+            "is used twice" if gid in seen else "needs letters, digits, _, -"
+        )
     seen.add(gid)
     if meta.get("schema_version") != SCHEMA_VERSION:
         yield f"nbgrader schema_version must be {SCHEMA_VERSION}"
-    flags = {"answer": (True, False, False), "test": (False, True, True)}.get(kind, (False, False, True))
+    flags = {"answer": (True, False, False), "test": (False, True, True)}.get(
+        kind, (False, False, True)
+    )
     if tuple(meta.get(key, False) for key in ("solution", "grade", "locked")) != flags:
         yield "a {} cell needs solution={}, grade={}, locked={}".format(kind, *flags)
     try:  # _regions raises ValueError for markers that do not pair

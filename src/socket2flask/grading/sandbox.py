@@ -27,12 +27,21 @@ def available() -> bool:
 def write_kernel_spec(folder: Path, hidden: list[Path]) -> None:
     """Write `folder/kernels/submission/kernel.json`: this venv's ipykernel, inside bwrap when it
     is available, with `folder` writable and the `hidden` folders (and the checkout) out of sight."""
-    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-              "--IPKernelApp.capture_fd_output=False"]  # os.write(1): the kernel's log, not ours
-    spec = {"argv": _bwrap(folder, hidden) + kernel if available() else kernel,
-            "display_name": "a submission", "language": "python",
-            # An interrupt goes as a message: a signal to bwrap would not reach the kernel inside.
-            "interrupt_mode": "message"}
+    kernel = [
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+        "--IPKernelApp.capture_fd_output=False",
+    ]  # os.write(1): the kernel's log, not ours
+    spec = {
+        "argv": _bwrap(folder, hidden) + kernel if available() else kernel,
+        "display_name": "a submission",
+        "language": "python",
+        # An interrupt goes as a message: a signal to bwrap would not reach the kernel inside.
+        "interrupt_mode": "message",
+    }
     (folder / "kernels" / KERNEL_NAME).mkdir(parents=True, exist_ok=True)
     (folder / "kernels" / KERNEL_NAME / "kernel.json").write_text(json.dumps(spec))
 
@@ -50,9 +59,20 @@ def _bwrap(folder: Path, hidden: list[Path]) -> list[str]:
     for path in needed:
         if path.exists():
             args += ["--ro-bind", str(path.resolve()), str(path.resolve())]
-    args += ["--bind", str(folder), str(folder),  # the submission's own folder: work, home, tmp
-             "--chdir", str(folder / "work"),
-             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
-             # ipykernel exits when its parent's pid changes; inside, that pid means nothing.
-             "--unsetenv", "JPY_PARENT_PID", "--"]
+    args += [
+        "--bind",
+        str(folder),
+        str(folder),  # the submission's own folder: work, home, tmp
+        "--chdir",
+        str(folder / "work"),
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--die-with-parent",
+        "--new-session",
+        # ipykernel exits when its parent's pid changes; inside, that pid means nothing.
+        "--unsetenv",
+        "JPY_PARENT_PID",
+        "--",
+    ]
     return args

@@ -38,7 +38,9 @@ def fresh(path: str, name: str, package: str = "") -> ModuleType:
     return module
 
 
-def sealed_check(check_path: str, token: str, time_limit: float | None) -> tuple[Callable, Callable]:
+def sealed_check(
+    check_path: str, token: str, time_limit: float | None
+) -> tuple[Callable, Callable]:
     """`check` and `expect` from a fresh copy of check.py, in grading mode, vouching for results."""
     check = fresh(check_path, f"_s2f_check_{token}", "socket2flask.grading")
     found = _remove_hooks()
@@ -50,8 +52,12 @@ def sealed_check(check_path: str, token: str, time_limit: float | None) -> tuple
         native = sys.modules[os.name]  # posix (or nt): where os.write comes from
         if os.write is not native.write or type(native.write) is not type(len):
             signs.append("os.write was replaced")
-        record = {"token": token, "question": result["question"], "signs": signs,
-                  "statuses": [test["status"] for test in result["tests"]]}
+        record = {
+            "token": token,
+            "question": result["question"],
+            "signs": signs,
+            "statuses": [test["status"] for test in result["tests"]],
+        }
         native.write(2, f"\n{LOG_MARK} {json.dumps(record)}\n".encode())
         return {"token": token, "signs": signs}
 
@@ -71,7 +77,7 @@ def _remove_hooks() -> list[str]:
     from IPython import get_ipython
 
     shell = get_ipython()
-    for event, callbacks in (shell.events.callbacks.items() if shell else ()):
+    for event, callbacks in shell.events.callbacks.items() if shell else ():
         for callback in list(callbacks):
             if not getattr(callback, "__module__", "").startswith(OURS):
                 signs.append(f"an IPython {event!r} hook was registered ({_name(callback)})")
@@ -90,8 +96,10 @@ def _changed(check: ModuleType) -> list[str]:
             signs += [f"{name}.{function} was changed" for function in _differing(module, copy)]
     shell = get_ipython()
     kernel = getattr(shell, "kernel", None)
-    for obj, method in ((getattr(shell, "display_pub", None), "publish"),
-                        (getattr(kernel, "session", None), "send")):
+    for obj, method in (
+        (getattr(shell, "display_pub", None), "publish"),
+        (getattr(kernel, "session", None), "send"),
+    ):
         if obj is not None and (method in vars(obj) or _rewritten(getattr(type(obj), method))):
             signs.append(f"{type(obj).__name__}.{method} was replaced")
     import IPython.core.display_functions as shown
@@ -124,8 +132,9 @@ def _rewritten(function: Callable) -> bool:
     owner = getattr(function, "__qualname__", "").split(".")
     if module is None or not getattr(module, "__file__", None):
         return True
-    original: object = fresh(module.__file__, f"_s2f_copy_{module.__name__.replace('.', '_')}",
-                             module.__package__ or "")
+    original: object = fresh(
+        module.__file__, f"_s2f_copy_{module.__name__.replace('.', '_')}", module.__package__ or ""
+    )
     for part in owner:  # "ZMQDisplayPublisher.publish": the class, then its method
         original = getattr(original, part, None)
     code = getattr(original, "__code__", None)
@@ -154,6 +163,8 @@ def unlike_the_log(results: dict[str, list[dict]], token: str, log: Path) -> lis
                     signs += record["signs"]
     for question, tests in results.items():
         if logged.get(question) != {tuple(test["status"] for test in tests)}:
-            signs.append(f"{question}: the results that reached the grader are not those its check "
-                         "recorded (rewritten on their way out?)")
+            signs.append(
+                f"{question}: the results that reached the grader are not those its check "
+                "recorded (rewritten on their way out?)"
+            )
     return signs
