@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from common import hello_app, highlight, load_answers, progress
+from common import hello_app, highlight, progress
 
 from socket2flask import plots, probe
+from socket2flask.grading.notebook import load_answers
 from socket2flask.servers import serve
 
 TITLE = "step 1: the raw-socket server vs waitress"

@@ -9,9 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-from common import hello_app, highlight, keepalive_handler, load_answers, progress
+from common import hello_app, highlight, keepalive_handler, progress
 
 from socket2flask import plots, probe
+from socket2flask.grading.notebook import load_answers
 from socket2flask.servers import Server, serve
 
 TITLE = "step 2: our WSGI server vs wsgiref, threaded wsgiref and werkzeug"

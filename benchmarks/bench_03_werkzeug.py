@@ -13,11 +13,12 @@ import time
 from io import BytesIO
 from pathlib import Path
 
-from common import highlight, load_answers, progress
+from common import highlight, progress
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from socket2flask import plots, probe
+from socket2flask.grading.notebook import load_answers
 from socket2flask.probe import Latency
 from socket2flask.servers import serve
 

@@ -23,13 +23,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from common import highlight, load_answers, progress  # noqa: E402
+from common import highlight, progress  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
 from werkzeug.routing import Map, Rule  # noqa: E402
 from werkzeug.test import EnvironBuilder  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 from socket2flask import plots, probe  # noqa: E402
+from socket2flask.grading.notebook import load_answers  # noqa: E402
 from socket2flask.servers import serve  # noqa: E402
 
 TITLE = "mini-Flask vs Flask: dispatch cost per request, and over loopback"

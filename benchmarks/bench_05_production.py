@@ -14,9 +14,10 @@ import logging
 import os
 from pathlib import Path
 
-from common import hello_app, highlight, load_answers, progress, start
+from common import hello_app, highlight, progress, start
 
 from socket2flask import plots, probe
+from socket2flask.grading.notebook import load_answers
 from socket2flask.servers import Server, serve
 
 TITLE = "step 5: the course's own servers and the production ones, against concurrency"

@@ -14,8 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from common import highlight, load_answers, progress
+from common import highlight, progress
 
+from socket2flask.grading.notebook import load_answers
 from socket2flask.servers import serve
 
 ROOT = Path(__file__).resolve().parent.parent

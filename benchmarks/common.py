@@ -58,26 +58,3 @@ def start(kind: str, out: Path, **options) -> Server:
     if kind == "gunicorn":
         return serve("bench_app:app", kind=kind, app_dir=str(gunicorn_app_dir(out)), **options)
     return serve(hello_app, kind=kind, **options)
-
-
-def load_answers(notebook: Path) -> dict:
-    """The namespace left by running a solution notebook's code in this process, in order: its
-    answer cells and the code it gives learners (setup and locked given cells), but not its tests.
-    Answer cells only define things (functions, classes, constants), so that benchmarks and tests
-    can use the reference code directly."""
-    import sys
-    import types
-
-    import nbformat
-
-    # A real module in sys.modules: dataclasses and typing look their module up by name.
-    module = types.ModuleType(f"answers_{notebook.stem}")
-    sys.modules[module.__name__] = module
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        grading = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and grading and not grading.get("grade"):
-            code = compile(
-                cell.source, f"{notebook.name}:{grading.get('grade_id')}", "exec", dont_inherit=True
-            )  # not this file's `from __future__` imports
-            exec(code, module.__dict__)
-    return module.__dict__

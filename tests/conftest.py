@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from socket2flask import servers
+from socket2flask.grading import notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,10 +101,5 @@ def server_threads() -> list[str]:
 
 
 def load_answers(name: str) -> dict:
-    """The reference answers of `solutions/<name>.ipynb`, loaded in this process (see benchmarks)."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from common import load_answers as load
-
-    return load(ROOT / "solutions" / f"{name}.ipynb")
+    """The reference answers of `solutions/<name>.ipynb`, loaded in this process."""
+    return notebook.load_answers(ROOT / "solutions" / f"{name}.ipynb")

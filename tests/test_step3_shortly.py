@@ -24,7 +24,7 @@ from werkzeug.test import Client
 
 from socket2flask.servers import serve
 
-SHORTLY_DIR = ROOT / "notebooks" / "shortly"
+SHORTLY_DIR = ROOT / "notebooks" / "apps" / "shortly"
 LONG = "https://werkzeug.palletsprojects.com/en/stable/tutorial/"
 NO_REDIS = (
     "SKIPPED because the redis-server program is not installed on this machine "

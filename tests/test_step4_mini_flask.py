@@ -20,8 +20,8 @@ from werkzeug.test import Client
 
 LESSON = ROOT / "notebooks" / "04_mini_flask.ipynb"
 SOLUTION = ROOT / "solutions" / "04_mini_flask_lab.ipynb"
-BOOKSHELF = ROOT / "notebooks" / "miniflask" / "bookshelf.py"
-SHORTLY = ROOT / "notebooks" / "miniflask" / "shortly_app.py"
+BOOKSHELF = ROOT / "notebooks" / "apps" / "bookshelf" / "bookshelf.py"
+SHORTLY = ROOT / "notebooks" / "apps" / "shortly" / "shortly_app.py"
 MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$|^\s*### STUB ")
 
 

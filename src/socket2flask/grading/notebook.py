@@ -201,3 +201,24 @@ def _test_problems(cell: NotebookNode, meta: dict, gid: str, src: str) -> Iterat
         yield "no visible test: a top-level 'def test_...():' outside the hidden tests"
     if not re.search(rf"^check\(\s*['\"]{re.escape(gid)}['\"]", src, re.M):
         yield f"the cell must end with check({gid!r})"
+
+
+def load_answers(path: Path) -> dict:
+    """Run a solution notebook's answer cells and the code it gives learners (setup and locked given
+    cells, not its tests) in this process, in order, and return the namespace they leave: the
+    reference code, for tests and benchmarks to call directly. Answer cells only define things."""
+    import sys
+    import types
+
+    # A real module in sys.modules: dataclasses and typing look their module up by name.
+    module = types.ModuleType(f"answers_{path.stem}")
+    sys.modules[module.__name__] = module
+    for cell in read(path).cells:
+        metadata = grading(cell)
+        if cell.cell_type == "code" and metadata and not metadata.get("grade"):
+            # dont_inherit: not this file's `from __future__` imports
+            code = compile(
+                cell.source, f"{path.name}:{metadata.get('grade_id')}", "exec", dont_inherit=True
+            )
+            exec(code, module.__dict__)
+    return module.__dict__

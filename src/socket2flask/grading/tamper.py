@@ -41,9 +41,13 @@ def fresh(path: str, name: str, package: str = "") -> ModuleType:
 def sealed_check(
     check_path: str, token: str, time_limit: float | None
 ) -> tuple[Callable, Callable]:
-    """`check` and `expect` from a fresh copy of check.py, in grading mode, vouching for results."""
+    """`check` and `expect` from a fresh copy of check.py, in grading mode, vouching for results.
+    The labs' test tools are dropped from sys.modules: the test cell's own import reads them afresh
+    from the (read-only) disk, whatever the cells above patched."""
     check = fresh(check_path, f"_s2f_check_{token}", "socket2flask.grading")
     found = _remove_hooks()
+    for name in [name for name in sys.modules if name.startswith("socket2flask.labtools")]:
+        del sys.modules[name]
 
     def seal(result: dict) -> dict:
         """The token and the signs, for the result; and the same, with each test's status, written

@@ -5,7 +5,8 @@ both ways). What changed from step 3's werkzeug version: views are functions reg
 @app.route instead of methods found with getattr; they read the global `request` instead of taking
 it as an argument; templates get `url_for` from the framework instead of a lambda we passed in;
 Flask's /static route replaces SharedDataMiddleware; a 404 handler replaces the try/except around
-matching. The templates and the stylesheet are step 3's own, in notebooks/shortly/ (or $SHORTLY_DIR).
+matching. The templates and the stylesheet are step 3's own, beside this file (or in $SHORTLY_DIR,
+for a copy of this file elsewhere).
 
     app = create_app({"sqlite_path": "links.sqlite3"})    # or {"redis_url": "redis://..."}
     gunicorn "shortly_app:create_app()"                    # a factory: nothing runs at import
@@ -21,9 +22,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, redirect, render_template, request, url_for
 from werkzeug.routing import BaseConverter
 
-SHORTLY_DIR = os.environ.get("SHORTLY_DIR") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), os.pardir, "shortly"
-)
+SHORTLY_DIR = os.environ.get("SHORTLY_DIR") or os.path.dirname(os.path.abspath(__file__))
 BASE36_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 MAX_URL_LENGTH = 2048
 
