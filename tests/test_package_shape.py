@@ -19,6 +19,7 @@ ALLOWED = {
     "probe": {"httpclient"},
     "wire": {"httpclient"},
     "plots": {"probe"},
+    "apps": set(),
 }
 
 
