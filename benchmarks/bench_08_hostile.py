@@ -1,4 +1,4 @@
-"""The hostile corpus (tests/hostile_requests.py): each request, smuggling shapes, chunk-size
+"""The hostile corpus (socket2flask/hostile.py): each request, smuggling shapes, chunk-size
 attacks, bad Host values, bad targets, bad header syntax, odd versions and slow clients, sent to the
 course's two servers and to gunicorn, waitress and werkzeug, each answering the same trivial app.
 
@@ -17,12 +17,10 @@ from pathlib import Path
 from common import highlight, progress
 
 from socket2flask.grading.notebook import load_answers
+from socket2flask.hostile import CASES, conformant, error_required, exchange, matches, starved
 from socket2flask.servers import serve
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the corpus lives with the tests
-
-from hostile_requests import CASES, conformant, error_required, exchange, matches, starved  # noqa: E402
 
 TITLE = "hostile requests: the RFC's answer, server by server"
 BOUND = 5.0  # seconds to wait for an answer after the last byte
@@ -31,7 +29,8 @@ SLOW_BOUND = 15.0  # for slow clients: longer than the step-1 server's REQUEST_T
 
 def body_of(environ) -> bytes:
     """The request body as PEP 3333 lets an app read it: CONTENT_LENGTH bytes, or to the end when
-    the server says the input is terminated (a chunked body); at most 1 MiB, as with a body limit."""
+    the server says the input is terminated (a chunked body); at most 1 MiB, as with a body
+    limit."""
     if environ.get("wsgi.input_terminated"):
         return environ["wsgi.input"].read(1 << 20)
     length = environ.get("CONTENT_LENGTH") or "0"
@@ -97,7 +96,8 @@ def gunicorn_dir(out: Path) -> Path:
 
 
 def servers(out: Path) -> dict:
-    """label: a function that starts the server (one at a time: a hang in one must not cost another)."""
+    """label: a function that starts the server (one at a time: a hang in one must not cost
+    another)."""
     found = {
         "step 1 (lab 01)": lambda: serve(
             load_answers(ROOT / "solutions" / "01_raw_socket_lab.ipynb")["make_handler"](step1_app),
@@ -177,15 +177,17 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     report += [
         f"## {TITLE}",
         "",
-        f"{len(CASES)} requests of `tests/hostile_requests.py`, each on a fresh connection, to each server "
-        f"answering a trivial app that reads the body. An answer is awaited {BOUND:.0f} s after the last "
-        f'byte ({SLOW_BOUND:.0f} s for slow clients); none and no close is a hang. "RFC" counts the answers '
-        "the RFC allows (where it allows two, such as Transfer-Encoding winning over Content-Length, "
-        'either); "strict" those equal to our strict choice; "2xx for an error" the 2xx answers where '
-        "the RFC requires an error. After a hang the server is restarted, so that one case cannot cost "
-        "the next ones. Last column: the status of a normal GET sent behind 30 slowloris clients.",
+        f"{len(CASES)} requests of `socket2flask/hostile.py`, each on a fresh connection, to "
+        "each server answering a trivial app that reads the body. An answer is awaited "
+        f"{BOUND:.0f} s after the last byte ({SLOW_BOUND:.0f} s for slow clients); none and no "
+        'close is a hang. "RFC" counts the answers the RFC allows (where it allows two, such as '
+        'Transfer-Encoding winning over Content-Length, either); "strict" those equal to our '
+        'strict choice; "2xx for an error" the 2xx answers where the RFC requires an error. After '
+        "a hang the server is restarted, so that one case cannot cost the next ones. Last column: "
+        "the status of a normal GET sent behind 30 slowloris clients.",
         "",
-        "| server | RFC | strict | 2xx for an error | hangs (restarts) | normal GET behind 30 slowloris |",
+        "| server | RFC | strict | 2xx for an error | hangs (restarts) "
+        "| normal GET behind 30 slowloris |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for label in labels:

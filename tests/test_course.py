@@ -13,7 +13,7 @@ from conftest import ROOT
 @pytest.mark.timeout(300)
 def test_course_build_renders_offline_html_with_an_index(tmp_path):
     result = subprocess.run(
-        [sys.executable, "benchmarks/course.py", "--only", "00_start", "--out", str(tmp_path)],
+        [sys.executable, "tools/course.py", "--only", "00_start", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""The hostile corpus (tests/hostile_requests.py) against the course's own servers: the step-1
+"""The hostile corpus (socket2flask/hostile.py) against the course's own servers: the step-1
 reference server (lab 01's answers) and the step-2 reference WSGI server (lab 02's answers, with
 its given step-1 reader). Every case gets the class the RFC calls for (our strict choice where it
 allows two), nothing hangs, and slow clients do not starve a normal one.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 from conftest import load_answers
-from hostile_requests import CASES, SLOW, conformant, matches, run_all, starved
 
+from socket2flask.hostile import CASES, SLOW, conformant, matches, run_all, starved
 from socket2flask.servers import serve
 
 

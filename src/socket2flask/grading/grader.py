@@ -27,6 +27,7 @@ from .check import MIME, NOT_ANSWERED, PASSED
 from .gradebook import hide, summary
 from .labclient import LabClient
 from .notebook import Question, grading, is_test, loads, questions
+from .runner import isolated_env
 
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
 GRACE = 3  # seconds an interrupted kernel has to become idle before it counts as wedged
@@ -76,8 +77,9 @@ class _Step(NamedTuple):  # one cell to run, where it comes from, the question i
 
 
 class _Client(LabClient):
-    """JupyterLab's protocol, keeping only errors and check results (a submission may print megabytes);
-    each cell's output reader ends the one before (nbclient leaves a timed-out cell's on: 4 s a cell)."""
+    """JupyterLab's protocol, keeping only errors and check results (a submission may print
+    megabytes); each cell's output reader ends the one before (nbclient leaves a timed-out cell's
+    on: 4 s a cell)."""
 
     reader: asyncio.Task | None = None
 
@@ -161,7 +163,8 @@ async def grade_all(
 
 def submission_names(paths: list[Path], lab: str = "") -> list[str]:
     """Each student's name: the file's (alice.ipynb), or its folder's when the file has the lab's
-    name or another's (submitted/alice/02_wsgi_lab.ipynb); else the path from their shared folder."""
+    name or another's (submitted/alice/02_wsgi_lab.ipynb); else the path from their shared
+    folder."""
     full, stems = [p.resolve() for p in paths], [p.stem for p in paths]
     names = [
         p.parent.name if p.stem == Path(lab).stem or stems.count(p.stem) > 1 else p.stem
@@ -315,17 +318,7 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
     client = _Client(
         nb, km=km, allow_errors=True, timeout=limits.cell, startup_timeout=limits.startup
     )
-    home, tmp = str(folder / "home"), str(folder / "tmp")
-    env = {
-        **os.environ,
-        "HOME": home,
-        "USERPROFILE": home,
-        "TMPDIR": tmp,
-        "TEMP": tmp,
-        "TMP": tmp,
-        "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
-        "MPLBACKEND": "Agg",
-    }
+    env = {**isolated_env(folder), "MPLBACKEND": "Agg"}  # HOME: folder/home, and so on
     with open(folder / "kernel.log", "wb") as log:
         try:
             await client.async_start_new_kernel(
@@ -345,8 +338,8 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
 def _score(
     qs: list[Question], steps: list[_Step], results: dict, trouble: dict[int, str]
 ) -> tuple[dict[str, float], list[str]]:
-    """Full points for a question whose tests all passed, else 0 and the first reason why; each trouble
-    gives a reason, even in a question that kept its points."""
+    """Full points for a question whose tests all passed, else 0 and the first reason why; each
+    trouble gives a reason, even in a question that kept its points."""
     points, reasons = {}, []
     for q in qs:
         tests = results.get(q.id, [])

@@ -1,9 +1,10 @@
 """make course: every lesson and solution executed headless and rendered to HTML, with an index.
 
-    python benchmarks/course.py --out build/course [--only 01]
+    python tools/course.py --out build/course [--only 01]
 
-Each notebook runs in a fresh isolated kernel (the same runner as the tests: own HOME and temp
-folders, leak checks); the HTML needs nothing from the network. Exit code 1 if any notebook failed.
+Each notebook runs in a fresh isolated kernel (the same runner as the tests and the grader: own HOME
+and temp folders, leak checks); the HTML needs nothing from the network. Exit code 1 if any notebook
+failed.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import mistune
 import nbformat
 from nbconvert import HTMLExporter
 
+from socket2flask.grading.runner import execute_notebook  # the tests' runner too
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from kernels import execute_notebook  # noqa: E402  (the tests' notebook runner)
 
 STEPS = {
     "00": "Start here",
@@ -43,7 +44,7 @@ def notebooks(only: str | None) -> list[Path]:
 def render(nb: nbformat.NotebookNode, title: str) -> str:
     exporter = HTMLExporter(
         template_name="lab",
-        template_file=str(ROOT / "benchmarks" / "course_template" / "offline.html.j2"),
+        template_file=str(ROOT / "tools" / "course_template" / "offline.html.j2"),
     )
     nb.metadata["title"] = title
     return exporter.from_notebook_node(nb)[0]
@@ -68,13 +69,16 @@ def build(path: Path, out: Path) -> dict:
 def index(rows: list[dict], out: Path) -> None:
     lines = [
         "<!doctype html><meta charset='utf-8'><title>From Socket to Flask</title>",
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+        "<style>"
+        "body{font:16px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
         ".bad{color:#b00}</style>",
         "<h1>From Socket to Flask</h1>",
         "<p>Build a Python web framework layer by layer: raw socket, WSGI, werkzeug, a mini-Flask, "
         "production servers. Every page below was executed headless for this build.</p>",
-        "<table><tr><th>step</th><th>notebook</th><th>kind</th><th>run time</th><th>status</th></tr>",
+        "<table><tr><th>step</th><th>notebook</th><th>kind</th>"
+        "<th>run time</th><th>status</th></tr>",
     ]
     for row in rows:
         step = row["path"].stem[:2]

@@ -1,7 +1,8 @@
 """A corpus of hostile and tricky HTTP/1.1 requests, each with what RFC 9112 / RFC 9110 call for.
 
 Used by tests/test_hostile.py (against the step-1 and step-2 reference servers) and by
-benchmarks/bench_08_hostile.py (the same, and gunicorn, waitress and werkzeug, side by side).
+benchmarks/bench_08_hostile.py (the same, and gunicorn, waitress and werkzeug, side by side); a
+learner can aim it at a server of their own. A corpus, not part of the package's size budget.
 
 Each `Case` is (name, raw bytes, expected class, RFC section, also, drip):
 
@@ -170,7 +171,7 @@ CASES: list[Case] = [
         "400",
         "RFC 9112 6.1",
     ),
-    # -- chunk sizes and chunked framing -----------------------------------------------------------------
+    # -- chunk sizes and chunked framing ----------------------------------------------------------
     Case(
         "chunked, a valid body",
         chunked(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
@@ -245,7 +246,7 @@ CASES: list[Case] = [
         "RFC 9112 7.1.2, 5",
         also=("2xx",),
     ),
-    # -- Host ---------------------------------------------------------------------------------------------
+    # -- Host -------------------------------------------------------------------------------------
     Case("HTTP/1.1 without Host", get(headers=b""), "400", "RFC 9112 3.2"),
     Case("two Host lines", get(headers=b"Host: a\r\nHost: b\r\n"), "400", "RFC 9112 3.2"),
     Case("two identical Host lines", get(headers=b"Host: t\r\nHost: t\r\n"), "400", "RFC 9112 3.2"),
@@ -260,7 +261,7 @@ CASES: list[Case] = [
     Case("Host: t/x", get(headers=b"Host: t/x\r\n"), "400", "RFC 9112 3.2; RFC 9110 7.2"),
     Case("Host: [::1]:8080", get(headers=b"Host: [::1]:8080\r\n"), "2xx", "RFC 9110 7.2"),
     Case("HTTP/1.0 without Host", get(headers=b"", version=b"HTTP/1.0"), "2xx", "RFC 9112 3.2"),
-    # -- request-target -----------------------------------------------------------------------------------
+    # -- request-target ---------------------------------------------------------------------------
     Case("a space in the target", get(b"/a b"), "400", "RFC 9112 3, 3.2"),
     Case("a tab in the target", get(b"/a\tb"), "400", "RFC 9112 3, 3.2"),
     Case("a control byte in the target", get(b"/a\x01b"), "400", "RFC 9112 3.2"),
@@ -273,7 +274,7 @@ CASES: list[Case] = [
         "RFC 9112 3.2.2",
     ),
     Case("absolute form with userinfo", get(b"http://user@t/x"), "400", "RFC 9110 4.2.4"),
-    # -- header syntax ------------------------------------------------------------------------------------
+    # -- header syntax ----------------------------------------------------------------------------
     Case("a space before the colon", get(headers=H + b"X-Foo : bar\r\n"), "400", "RFC 9112 5.1"),
     Case(
         "obs-fold in a header",
@@ -297,7 +298,7 @@ CASES: list[Case] = [
         "400",
         "RFC 9112 2.2",
     ),
-    # -- versions -----------------------------------------------------------------------------------------
+    # -- versions ---------------------------------------------------------------------------------
     Case("HTTP/1.2 (read as 1.1)", get(version=b"HTTP/1.2"), "2xx", "RFC 9110 2.5; RFC 9112 2.3"),
     Case(
         "HTTP/2.0 in an HTTP/1 request line",
@@ -309,7 +310,7 @@ CASES: list[Case] = [
     Case("HTTP/1 (malformed version)", get(version=b"HTTP/1"), "400", "RFC 9112 2.3, 3"),
     Case("http/1.1 (lower case)", get(version=b"http/1.1"), "400", "RFC 9112 2.3"),
     Case("HTTP/1.10", get(version=b"HTTP/1.10"), "400", "RFC 9112 2.3"),
-    # -- slow clients: answered 408 or closed, in bounded time ---------------------------------------------------
+    # -- slow clients: answered 408 or closed, in bounded time ------------------------------------
     Case(
         "slowloris: a head that never ends",
         b"GET / HTTP/1.1\r\nHost: t\r\n" + b"X-a: b\r\n" * 60,
