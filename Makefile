@@ -7,22 +7,36 @@ STAMP  := $(VENV)/.installed
 # Jupyter refuses to run as root unless told to (containers, CI machines).
 ROOT   := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test labs grader-bundle grade course bench clean
+.PHONY: help lab test lint labs grader-bundle grade course bench clean
+.DEFAULT_GOAL := help
+
+## make help: this list (every target, what it does)
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
+	@echo "Setting up the course in $(VENV)/ (once, or after pyproject.toml changes): installing"
+	@echo "JupyterLab, Flask, werkzeug, waitress, gunicorn and the course's own package; about a minute..."
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is needed, this is " + sys.version) if sys.version_info < (3, 11) else None'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Installed: $$($(BIN)/python -m pip list 2>/dev/null | wc -l) packages in $(VENV)/."
 	touch $@
 
 ## make lab: open JupyterLab on the course, bound to 127.0.0.1 only (LAB_ARGS: more options)
 lab: $(STAMP)
+	@echo "Starting JupyterLab on 127.0.0.1 (your browser opens; Ctrl+C here stops it)..."
 	$(BIN)/jupyter lab --ip=127.0.0.1 $(ROOT) $(LAB_ARGS) notebooks/00_start_here.ipynb
 
-## make test: every unit, notebook, lab and grading test
-test: $(STAMP)
+## make test: the linter (make lint), then every unit, notebook, lab and grading test
+test: lint
 	$(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
+
+## make lint: ruff's format and lint checks on every .py file (settings in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 ## make labs: regenerate labs/ from solutions/ (commit the result)
 labs: $(STAMP)
@@ -39,13 +53,14 @@ grade: $(STAMP)
 
 ## make course: every lesson and solution executed and rendered to HTML in build/course/
 course: $(STAMP)
-	$(BIN)/python benchmarks/course.py --out build/course
+	$(BIN)/python tools/course.py --out build/course
 
 ## make bench: measurements side by side, as ratios, in build/bench/
 ## (make bench BENCH_ARGS="--readme README.md" also writes the headline figures into the README)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out build/bench $(BENCH_ARGS)
 
+## make clean: remove build/ (reports, grades, the course HTML) and pytest's cache
 clean:
 	rm -rf build .pytest_cache
 

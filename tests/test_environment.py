@@ -93,7 +93,8 @@ def test_make_lab_serves_jupyterlab_on_loopback_only(tmp_path):
             "make",
             "--no-print-directory",
             "lab",
-            f"LAB_ARGS=--no-browser --port={port} --ServerApp.token={token} --ServerApp.port_retries=0",
+            f"LAB_ARGS=--no-browser --port={port} --ServerApp.token={token} "
+            "--ServerApp.port_retries=0",
         ],
         cwd=ROOT,
         env=isolated_env(tmp_path),
@@ -116,3 +117,15 @@ def test_make_lab_serves_jupyterlab_on_loopback_only(tmp_path):
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and nothing else
     finally:
         stop_process_group(lab)
+
+
+def test_make_help_lists_every_target_and_lint_runs_before_the_tests():
+    makefile = (ROOT / "Makefile").read_text()
+    phony = {t for line in re.findall(r"^\.PHONY:(.*)$", makefile, re.M) for t in line.split()}
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    listed = set(re.findall(r"^make ([a-z-]+)", shown, re.M))
+    assert phony <= listed, f"make help does not list {phony - listed}"
+    assert re.search(r"^test: lint$", makefile, re.M), "make test runs make lint (ruff) first"
+    assert "ruff format --check ." in makefile and "ruff check ." in makefile
