@@ -81,11 +81,11 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         verdict = "" if goal is None else f"≤ {goal:g} s ({'met' if median <= goal else 'missed'})"
         progress(f"grading lab {label}, --jobs 2: {wall:.1f} s for {count}, median {median:.1f} s")
         report.append(
-            f"| {label} | {'bwrap' if sandboxed else 'none'} | {wall:.1f} s | {median:.1f} s | {verdict} |"
+            f"| {label} | {'bwrap' if sandboxed else 'none'} | {wall:.1f} s | {median:.1f} s "
+            f"| {verdict} |"
         )
-        highlight(
-            f"grading lab {label}: median {median:.1f} s per submission with --jobs 2 {verdict}".rstrip()
-        )
+        per_submission = f"median {median:.1f} s per submission with --jobs 2"
+        highlight(f"grading lab {label}: {per_submission} {verdict}".rstrip())
     report += [
         "",
         "nbgrader's autograde is not timed: it needs a course folder, its database and its own "

@@ -29,7 +29,8 @@ README_BLOCK = re.compile(r"(<!-- bench:begin -->\n).*?(<!-- bench:end -->)", re
 
 
 def update_readme(readme: Path, machine_line: str) -> None:
-    """Put this run's headline figures between the README's bench markers (nothing typed by hand)."""
+    """Put this run's headline figures between the README's bench markers (nothing typed by
+    hand)."""
     block = "\n".join(
         [f"Measured by `make bench` on {machine_line}:", "", *(f"- {h}" for h in HIGHLIGHTS), ""]
     )

@@ -66,7 +66,8 @@ def test_every_lesson_describes_the_debugger_the_same_way(stem):
     for wrong in WRONG_DEBUGGER:
         assert wrong not in raw, f"{stem} still says {wrong!r}"
     text = markdown(nb)
-    # A lesson that says what the debugger does (a console, a shell, running code) uses the sentence.
+    # A lesson that says what the debugger does (a console, a shell, running code) uses the
+    # sentence.
     describes = re.search(r"debugger[^.]*(console|shell|run[s]? [^.]*(code|Python))", text, re.I)
     if describes:
         assert DEBUGGER in text, f"{stem} describes the debugger without the shared sentence"
@@ -304,7 +305,8 @@ def sections(nb: nbformat.NotebookNode) -> list[tuple[str, list]]:
 
 @pytest.mark.parametrize("stem", LESSONS)
 def test_every_section_heading_opens_its_cell(stem):
-    """So that a section can end with a cell of its own: no `## ` heading in the middle of a cell."""
+    """So that a section can end with a cell of its own: no `## ` heading in the middle of a
+    cell."""
     for cell in lesson(stem).cells:
         if cell.cell_type == "markdown":
             assert headings(cell.source) in ([], [0]), (

@@ -1,4 +1,5 @@
-"""check() and check_all() as a learner sees them, without a kernel (and lab 01's closing cell in one).
+"""check() and check_all() as a learner sees them, without a kernel (and lab 01's closing cell in
+one).
 
 Each "cell" is compiled under a file name of its own and its lines put in linecache, as IPython
 does, so that check() finds the tests defined in the cell that calls it and no others.
@@ -256,7 +257,8 @@ def test_check_all_without_the_notebook_lists_what_ran_and_says_so(kernel, capsy
 
 HTML = (
     "<!doctype html><html><head><title>Greetings</title></head><body><h1>Welcome</h1>"
-    "<p>We are so glad that you came back to the shop again, and we hope you find what you need today.</p>"
+    "<p>We are so glad that you came back to the shop again, "
+    "and we hope you find what you need today.</p>"
     "<p>Hello, {}! Here is your basket.</p><p>Come back soon: we open at nine.</p></body></html>"
 )
 
@@ -288,10 +290,8 @@ def test_long_strings_show_where_they_first_differ(kernel, capsys):
     assert "b'" in lines[1] and "&lt;b&gt;" in lines[1] and "<b>Ann" in lines[2]
     lines = verdict(kernel, capsys, expected, expected + "!")
     assert lines[1].endswith("</html>'") and lines[2].endswith("</html>!'")
-    assert (
-        lines[3]
-        == f"      differ:   from index {len(expected)} (lengths {len(expected)} and {len(expected) + 1})"
-    )
+    n = len(expected)
+    assert lines[3] == f"      differ:   from index {n} (lengths {n} and {n + 1})"
 
 
 @pytest.mark.timeout(20)
@@ -337,8 +337,10 @@ def test_short_values_are_shown_whole(kernel, capsys):
         "      got:      'raised ValueError: bad (in parse, line 3)'",
     ]
     run_cell(
-        "class Point:\n    def __init__(self, x):\n        self.x = x\n    def __eq__(self, other):\n"
-        "        return type(other) is type(self) and other.x == self.x\n    def __repr__(self):\n"
+        "class Point:\n    def __init__(self, x):\n        self.x = x\n"
+        "    def __eq__(self, other):\n"
+        "        return type(other) is type(self) and other.x == self.x\n"
+        "    def __repr__(self):\n"
         "        return f'Point({self.x})'\nold = Point(1)",
         kernel,
     )
@@ -383,9 +385,9 @@ check("q5")
         kernel,
     )
     lines = capsys.readouterr().out.splitlines()
-    assert (
-        lines[1]
-        == "  ✗ looking up a short id: your code raised ValueError: invalid literal for int() with base 36: 'AB!'"
+    assert lines[1] == (
+        "  ✗ looking up a short id: your code raised ValueError: "
+        "invalid literal for int() with base 36: 'AB!'"
     )
     assert lines[2].startswith("      in decode, line 3: return int(text, 36)")
     assert lines[3].startswith("      called from get_url, line 6: return decode(")
@@ -416,9 +418,9 @@ check("q2")
         kernel,
     )
     out = capsys.readouterr().out.splitlines()
-    assert (
-        out[1]
-        == "  ✗ each rule's flag: the test, on what your code returned, raised AttributeError: 'str' object has no attribute 'rule'"
+    assert out[1] == (
+        "  ✗ each rule's flag: the test, on what your code returned, raised AttributeError: "
+        "'str' object has no attribute 'rule'"
     )
     assert out[2] == "      hint:     return Rule objects, not strings."
 

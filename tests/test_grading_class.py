@@ -1,5 +1,5 @@
-"""Class tooling (issue 15, items 5-7): per-lab folders, names from folders, feedback that hides hidden
-tests, summary.md and its PNG, the LMS CSV; the grader's memory and time bounded."""
+"""Class tooling (issue 15, items 5-7): per-lab folders, names from folders, feedback that hides
+hidden tests, summary.md and its PNG, the LMS CSV; the grader's memory and time bounded."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ def submission(answers: dict[str, str]) -> str:
 
 
 PARTLY_WRONG = {  # q1 passes its visible tests, not the hidden one; q2 fails both
-    "q1_answer": 'def parse_request_line(line):\n    return tuple((line.decode().split(" ") + ["", ""])[:3])\n',
+    "q1_answer": (
+        "def parse_request_line(line):\n"
+        '    return tuple((line.decode().split(" ") + ["", ""])[:3])\n'
+    ),
     "q2_answer": 'def status_line(code):\n    return f"HTTP/1.1 {code} OK\\n".encode()\n',
 }
 
@@ -106,6 +109,7 @@ def test_names_come_from_folders_when_the_file_has_the_lab_s_name():
     ]
 
 
+# (A backslash at a line's end joins it to the next: the script's lines are longer.)
 GRADE_ONE = """import asyncio, resource, sys
 from pathlib import Path
 from socket2flask.grading import grader
@@ -113,8 +117,10 @@ from socket2flask.grading.labs import lab_notebook
 from socket2flask.grading.notebook import read
 lab = lab_notebook(read(Path(sys.argv[1])), Path(sys.argv[1]).name, hidden_tests=True)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-g = asyncio.run(grader.grade(Path(sys.argv[2]), "x", lab, grader.Limits(cell=3, notebook=60, test=2)))
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, g.points["q1"], g.status)
+g = asyncio.run(grader.grade(Path(sys.argv[2]), "x", lab, \
+grader.Limits(cell=3, notebook=60, test=2)))
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, \
+g.points["q1"], g.status)
 """
 
 

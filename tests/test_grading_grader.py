@@ -51,7 +51,8 @@ EXPECTED = {
 
 
 def execute_in_kernel(nb, folder: Path, monkeypatch) -> None:
-    """Run a notebook as a learner would, top to bottom, in this venv's kernel, isolated in folder."""
+    """Run a notebook as a learner would, top to bottom, in this venv's kernel, isolated in
+    folder."""
     for name in ("HOME", "TMPDIR", "JUPYTER_RUNTIME_DIR"):
         (folder / name).mkdir()
         monkeypatch.setenv(name, str(folder / name))

@@ -125,8 +125,8 @@ def test_show_links_to_the_browser_url_and_renders_the_page_inline(tmp_path):
         port = text_of(run_code(client, "print(server.port)")).strip()
         assert f'href="/user/x/proxy/{port}/page"' in page
         assert (
-            f'srcdoc="&lt;base href=&quot;/user/x/proxy/{port}/&quot;&gt;&lt;h1&gt;it &amp;amp; works&lt;/h1&gt;"'
-            in page
-        )
+            f'srcdoc="&lt;base href=&quot;/user/x/proxy/{port}/&quot;&gt;'
+            '&lt;h1&gt;it &amp;amp; works&lt;/h1&gt;"'
+        ) in page
         assert "sandbox" in page
         run_code(client, "server.stop()")

@@ -1,9 +1,9 @@
-"""The truthful-checks rule, proved on each lab's corpus of wrong answers (tests/mutants/): for every
-mutant, the questions that lose points at grading are among those whose visible tests fail, i.e.
-what check() said in the notebook is what the grade is. Every mutant must also lose points: one that
-does not is not a wrong answer to this lab, or the tests miss it entirely. Lab 05's tests measure
-throughput, which a loaded machine can upset once: a mutant that breaks the rule is graded again,
-and only a violation that happens twice fails the test (a real one always does)."""
+"""The truthful-checks rule, proved on each lab's corpus of wrong answers (tests/mutants/): for
+every mutant, the questions that lose points at grading are among those whose visible tests fail,
+i.e. what check() said in the notebook is what the grade is. Every mutant must also lose points: one
+that does not is not a wrong answer to this lab, or the tests miss it entirely. Lab 05's tests
+measure throughput, which a loaded machine can upset once: a mutant that breaks the rule is graded
+again, and only a violation that happens twice fails the test (a real one always does)."""
 
 from __future__ import annotations
 

@@ -151,6 +151,7 @@ WRONG = {
 }
 STUDENTS = ("solved", "blank", "partly")
 # The course's nbgrader_config.py, as docs/jupyterhub.md gives it (a test checks that it does).
+# A backslash at a line's end joins it to the next: the string keeps the file's long lines.
 NBGRADER_CONFIG = """\
 c = get_config()
 # Feedback without hidden tests: autograde puts them back into each test cell; take them out again.
@@ -159,14 +160,17 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-# Errors as one line: a full traceback would quote the lines above check("qN"), hidden tests included.
-c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]
+# Errors as one line: a full traceback would quote the lines above check("qN"), hidden tests \
+included.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", \
+"--InteractiveShell.xmode=Minimal"]
 """
 SCORES = """import json, sys
 from nbgrader.api import Gradebook
 with Gradebook(sys.argv[1]) as gb:
     print(json.dumps({a.name: {s.student_id: {g.name: g.score for g in s.notebooks[0].grades}
-                               for s in gb.assignment_submissions(a.name)} for a in gb.assignments}))
+                               for s in gb.assignment_submissions(a.name)} \
+for a in gb.assignments}))
 """
 
 
@@ -205,7 +209,8 @@ def submission(release: Path, solution: Path, student: str) -> nbformat.Notebook
 
 @pytest.fixture(scope="module")
 def course(nbgrader_bin, tmp_path_factory) -> Course:
-    """A course folder taken through nbgrader's route, with the commands docs/jupyterhub.md gives."""
+    """A course folder taken through nbgrader's route, with the commands docs/jupyterhub.md
+    gives."""
     root, tmp = tmp_path_factory.mktemp("course"), tmp_path_factory.mktemp("nbgrader-env")
     env = isolated_env(tmp)
     env["PATH"] = f"{nbgrader_bin}{os.pathsep}{env['PATH']}"  # nbgrader runs alembic from there

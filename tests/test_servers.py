@@ -1,4 +1,5 @@
-"""socket2flask.servers: every kind serves, stops fast, frees its port, and leaves nothing behind."""
+"""socket2flask.servers: every kind serves, stops fast, frees its port, and leaves nothing
+behind."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="gunicorn needs 
 
 @pytest.fixture
 def gunicorn_app(tmp_path):
-    """A module gunicorn can import: 'app_module:app' in tmp_path, a route that raises, a slow one."""
+    """A module gunicorn can import: 'app_module:app' in tmp_path, a route that raises, a slow
+    one."""
     (tmp_path / "app_module.py").write_text(
         textwrap.dedent("""
         import os, time

@@ -3,9 +3,9 @@
 An adapter (Bottle's `ServerAdapter` is the model) binds, serves from daemon threads that it keeps
 in `threads`, and undoes all of it in `stop()`. `servers.Server` owns what the notebook sees and
 drives an adapter through `start()`, `stop()` and `threads`; adapters report to it through the small
-`Events` protocol. Here: the base class, and the three kinds that are `socketserver` servers (socket,
-wsgiref, werkzeug), served from our own select loop that stop() wakes at once. waitress and gunicorn
-are in `production`.
+`Events` protocol. Here: the base class, and the three kinds that are `socketserver` servers
+(socket, wsgiref, werkzeug), served from our own select loop that stop() wakes at once. waitress and
+gunicorn are in `production`.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class Adapter:
 class SocketServerAdapter(Adapter):
     """Serve a `socketserver` server from our own loop, which stop() wakes at once with a byte on a
     socket pair (instead of serve_forever()'s 0.5 s polling), and track connections, so that stop()
-    can close kept-alive ones: the threads blocked reading them then end, and none is left behind."""
+    can close kept-alive ones: the threads blocked reading them then end, and none is left
+    behind."""
 
     def serve(self, httpd: socketserver.TCPServer) -> None:
         self.port = httpd.server_address[1]

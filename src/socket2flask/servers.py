@@ -5,9 +5,9 @@
     server.url, server.log, server.check(), server.stop()
 
 Servers run in daemon threads (gunicorn: a child process) on loopback, port 0: the OS picks a free
-port and we read it back. Running a cell again stops the servers its previous run started (a cell
-is known by the id JupyterLab sends; elsewhere, give `name=`). An exception inside an app is printed in the cell that made the request
-*before* the 500 goes out, and `check()` raises it.
+port and we read it back. Running a cell again stops the servers its previous run started (a cell is
+known by the id JupyterLab sends; elsewhere, give `name=`). An exception inside an app is printed in
+the cell that made the request *before* the 500 goes out, and `check()` raises it.
 """
 
 from __future__ import annotations

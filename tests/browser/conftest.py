@@ -1,12 +1,12 @@
 """A real JupyterLab and a real (headless) Chromium for the browser test, both cleaned up always.
 
-`jupyterlab` starts `jupyter lab` on 127.0.0.1, on a port the OS picks, with a random token, and with
-HOME, TMPDIR and every Jupyter, IPython and matplotlib directory inside a temp folder. It serves a
-COPY of notebooks/ and labs/, so nothing the browser runs or saves can touch the committed notebooks
-(the lab test types answers into its copy of a lab). One server for the whole run: the lessons are
-independent, and each test shuts down its notebook's kernel when it is done. At the
-end it shuts down the kernels and the server through Jupyter's REST API, then ends by pid whatever
-of its process tree is still alive, and fails if anything survived.
+`jupyterlab` starts `jupyter lab` on 127.0.0.1, on a port the OS picks, with a random token, and
+with HOME, TMPDIR and every Jupyter, IPython and matplotlib directory inside a temp folder. It
+serves a COPY of notebooks/ and labs/, so nothing the browser runs or saves can touch the committed
+notebooks (the lab test types answers into its copy of a lab). One server for the whole run: the
+lessons are independent, and each test shuts down its notebook's kernel when it is done. At the end
+it shuts down the kernels and the server through Jupyter's REST API, then ends by pid whatever of
+its process tree is still alive, and fails if anything survived.
 
 `page` is a Chromium page (Playwright driving Debian's /usr/bin/chromium; `playwright install` is
 never needed). Run it with `make test-browser`, which installs both.
@@ -80,9 +80,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"{reason}; `make test-browser` installs it"))
 
 
-# ---------------------------------------------------------------------------------------------------
-# Processes: the whole tree under one pid (jupyter_client starts each kernel in a session of its own,
-# so a process group would miss them).
+# -------------------------------------------------------------------------------------------------
+# Processes: the whole tree under one pid (jupyter_client starts each kernel in a session of its
+# own, so a process group would miss them).
 
 
 def _children_of(pid: int) -> list[int]:
@@ -125,7 +125,7 @@ def command_of(pid: int) -> str:
         return f"{pid}: (gone)"
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # JupyterLab
 
 
@@ -192,7 +192,8 @@ def wait_for_port_file(runtime: Path, process: subprocess.Popen, timeout: float)
 
 
 def stop_lab(lab: Lab | None, process: subprocess.Popen) -> list[str]:
-    """Shut down kernels, then the server; end by pid whatever is left. Returns what had to be killed."""
+    """Shut down kernels, then the server; end by pid whatever is left. Returns what had to be
+    killed."""
     tree = process_tree(process.pid) if process.poll() is None else []
     if lab is not None and process.poll() is None:
         try:
@@ -300,7 +301,7 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
         assert not left, f"the browser test left processes behind: {left}"
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Chromium
 
 

@@ -2,8 +2,8 @@
 
 - Every lesson (notebooks/0*.ipynb): open it, Run > Run All Cells, and fail on any error output (a
   traceback, except in a cell tagged `raises-exception`), on anything printed to stderr that the
-  lesson does not show on purpose (EXPECTED_TRACEBACKS, EXPECTED_STDERR), on a cell left unfinished (`[*]`) or never run, and on a cell
-  that makes a matplotlib figure but shows no image.
+  lesson does not show on purpose (EXPECTED_TRACEBACKS, EXPECTED_STDERR), on a cell left
+  unfinished (`[*]`) or never run, and on a cell that makes a matplotlib figure but shows no image.
 - One lab, as a learner works it: Run All Cells (every check says "not answered yet"), then type a
   wrong answer into one answer cell, run it and its test cell (check() must say the question
   failed, with a hint), then the right answer (from solutions/), run both again (it must pass).
@@ -93,7 +93,8 @@ STATE_JS = r"""() => {
       const output = cell.model.outputs.get(i).toJSON();
       const data = output.data || {};
       for (const mime of Object.keys(data))  // images as their size: the state stays readable
-        if (mime.startsWith('image/')) data[mime] = '<' + String(data[mime]).length + ' characters>';
+        if (mime.startsWith('image/'))
+          data[mime] = '<' + String(data[mime]).length + ' characters>';
       outputs.push(output);
     }
     // What the page shows, output by output (one .jp-OutputArea-child per output model).
@@ -120,7 +121,8 @@ STATE_JS = r"""() => {
   return {
     path: panel.context.path,
     kernel: kernel ? kernel.status : 'none',
-    indicator: (panel.node.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status || '',
+    indicator: (panel.node.querySelector('.jp-Notebook-ExecutionIndicator')
+                || {dataset: {}}).dataset.status || '',
     active: panel.content.activeCellIndex,
     cells: cells,
   };
@@ -153,7 +155,7 @@ FIGURE_MAKERS = re.compile(
 )
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # What a run should show
 
 
@@ -233,7 +235,8 @@ def exception_names(text: str) -> list[str]:
 
 
 def stderr_tracebacks(state: dict) -> list[tuple[int, str]]:
-    """(cell index, text) of each stderr stream the page shows with a traceback in it (not errors)."""
+    """(cell index, text) of each stderr stream the page shows with a traceback in it
+    (not errors)."""
     return [
         (cell["index"], shown["text"])
         for cell in state["cells"]
@@ -244,7 +247,8 @@ def stderr_tracebacks(state: dict) -> list[tuple[int, str]]:
 
 def problems_in(state: dict, stem: str, plotting: set[int] = frozenset()) -> list[str]:
     """What is wrong with a finished run, each with the text of the output that shows it.
-    `plotting`: the cells that make a figure, each of which must show an image (and no other may)."""
+    `plotting`: the cells that make a figure, each of which must show an image
+    (and no other may)."""
     problems = []
     for cell in state["cells"]:
         for output in cell["outputs"]:
@@ -312,7 +316,7 @@ def problems_in(state: dict, stem: str, plotting: set[int] = frozenset()) -> lis
     return problems
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # Driving the page
 
 
@@ -322,7 +326,8 @@ def shot(page, name: str) -> None:
 
 
 def wait_until(page, js: str, timeout_ms: int, what: str, arg=None) -> None:
-    """Wait for `js` (called with `arg`) to be true in the page; on timeout, say what did not happen."""
+    """Wait for `js` (called with `arg`) to be true in the page; on timeout, say what did
+    not happen."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
@@ -419,7 +424,7 @@ def shut_down_kernel(lab, path: str) -> None:
             lab.api("DELETE", f"api/sessions/{session['id']}")
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # The lessons
 
 
@@ -457,7 +462,8 @@ def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
         page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
         shot(page, f"{stem}-3-end")
         print(
-            f"{stem}: opened in {opened:.1f} s, ran in {ran:.1f} s, {len(state['cells'])} code cells, "
+            f"{stem}: opened in {opened:.1f} s, ran in {ran:.1f} s, "
+            f"{len(state['cells'])} code cells, "
             f"{len(plotting)} plotting cell(s) showing {images.count()} image(s){size}"
         )
     except BaseException as error:
@@ -469,7 +475,7 @@ def test_lesson_runs_in_jupyterlab(stem: str, jupyterlab, page):
         shut_down_kernel(jupyterlab, path)
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # A lab, as a learner works it
 
 
@@ -511,7 +517,10 @@ def with_answer(source: str, answer: str) -> str:
     return "\n".join(lines[: at[0]] + typed + lines[at[0] + 2 :])
 
 
-CELL_SOURCE_JS = "index => window.jupyterapp.shell.currentWidget.content.widgets[index].model.sharedModel.getSource()"
+CELL_SOURCE_JS = (
+    "index => window.jupyterapp.shell.currentWidget.content.widgets[index]"
+    ".model.sharedModel.getSource()"
+)
 CELL_TEXT_JS = (
     "index => { const area = window.jupyterapp.shell.currentWidget.content.widgets[index]"
     ".node.querySelector('.jp-OutputArea'); return area ? area.innerText : ''; }"
@@ -531,7 +540,8 @@ RAN_AGAIN_JS = (
 
 def answer_and_check(page, answer_index: int, test_index: int, source: str) -> str:
     """Type `source` into the answer cell (select all, then the text), Shift+Enter to run it and
-    move to the test cell, Shift+Enter to run that; wait for both. Returns what the test cell shows."""
+    move to the test cell, Shift+Enter to run that; wait for both. Returns what the test cell
+    shows."""
     before = {c["index"]: c["count"] for c in page.evaluate(STATE_JS)["cells"]}
     cell = page.locator(".jp-Notebook .jp-Cell").nth(answer_index)
     cell.scroll_into_view_if_needed()
@@ -620,7 +630,7 @@ def test_lab_answered_in_jupyterlab(jupyterlab, page):
         shut_down_kernel(jupyterlab, path)
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # The test of the test
 
 BROKEN_CELLS = [
@@ -638,8 +648,8 @@ BROKEN_CELLS = [
 
 @pytest.mark.timeout(120)
 def test_the_check_sees_errors_in_the_page(jupyterlab, page):
-    """The detector is not blind: a notebook with a stray traceback, a figure that shows no image and
-    an uncaught error fails it."""
+    """The detector is not blind: a notebook with a stray traceback, a figure that shows no image
+    and an uncaught error fails it."""
     import nbformat
 
     notebook = nbformat.v4.new_notebook(
@@ -675,7 +685,8 @@ def test_the_check_sees_errors_in_the_page(jupyterlab, page):
 
 def test_plotting_cells():
     sources = {
-        0: "def helper(results):\n    return plots.plot_latency(results)\n",  # defines, no figure yet
+        # defines, no figure yet
+        0: "def helper(results):\n    return plots.plot_latency(results)\n",
         1: "x = 1\nhelper({'a': x})",  # calls it: a figure
         2: "fig, ax = plt.subplots()\nplt.close(fig)\nfig",
         3: "print(plots.duration(0.001))\nplt.close('all')",  # no figure made
@@ -690,7 +701,8 @@ def test_exception_names():
     text = (
         "[werkzeug server http://127.0.0.1:1] GET / failed\nTraceback (most recent call last):\n"
         '  File "x.py", line 1, in app\n    1 / 0\n    ~~^~~\nZeroDivisionError: division by zero\n'
-        'Traceback (most recent call last):\n  File "y", line 2\nhttp.client.RemoteDisconnected: gone\n'
+        'Traceback (most recent call last):\n  File "y", line 2\n'
+        "http.client.RemoteDisconnected: gone\n"
     )
     assert exception_names(text) == ["ZeroDivisionError", "RemoteDisconnected"]
 

@@ -1,8 +1,9 @@
-"""Checks in the learner's kernel: ``check("q1")`` runs the ``test_*`` functions of its own cell, each
-in a thread under a time limit (``join(timeout)``, not SIGALRM: Windows has none), and prints ✓, or ✗
-with the input, the expected and the actual value (or where they differ) and a hint; ``check_all()``
-prints every question of the lab with its points, as the grader counts them on the visible tests.
-In the kernel itself, tests see bytes, tuples and exceptions exactly as the learner's code made them.
+"""Checks in the learner's kernel: ``check("q1")`` runs the ``test_*`` functions of its own cell,
+each in a thread under a time limit (``join(timeout)``, not SIGALRM: Windows has none), and prints
+✓, or ✗ with the input, the expected and the actual value (or where they differ) and a hint;
+``check_all()`` prints every question of the lab with its points, as the grader counts them on the
+visible tests. In the kernel itself, tests see bytes, tuples and exceptions exactly as the learner's
+code made them.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class _TimeUp(BaseException):
 
 
 @dataclass
-class Outcome:  # the verdict on one test: what it checks, its status, a message (first line, details)
+class Outcome:  # the verdict on one test: what it checks, its status, a message (1st line, details)
     test: str
     status: str
     message: str = ""
@@ -134,9 +135,8 @@ def check_all() -> None:
         score = f"{title:<{wide[1]}}  {won:>3g} of {points:<3g}  " if lab else ""
         print(f"{q:<{wide[0]}}  {score}{state}")
     if lab:
-        print(
-            f"{sum(r[2] for r in rows):g} of {sum(r[3] for r in rows):g} points on the visible tests."
-        )
+        won, points = sum(r[2] for r in rows), sum(r[3] for r in rows)
+        print(f"{won:g} of {points:g} points on the visible tests.")
     else:
         print(
             "This notebook's file was not found: only the questions checked so far are listed, and"
@@ -258,7 +258,8 @@ def _headline(outcomes: list[Outcome]) -> str:
     statuses, passed = {o.status for o in outcomes}, sum(o.status == PASSED for o in outcomes)
     if statuses == {NOT_ANSWERED}:
         return "not answered yet"
-    return f"{'passed ✓' if statuses == {PASSED} else 'failed ✗'} ({passed} of {len(outcomes)} tests passed)"
+    verdict = "passed ✓" if statuses == {PASSED} else "failed ✗"
+    return f"{verdict} ({passed} of {len(outcomes)} tests passed)"
 
 
 def _describe(test: Callable[[], object]) -> tuple[str, str]:
@@ -271,7 +272,8 @@ def _describe(test: Callable[[], object]) -> tuple[str, str]:
 
 def _compared(expected: object, actual: object) -> list[str]:
     """Both values in full when short. Else where they differ: for text or bytes of several lines,
-    the lines that differ (a diff); otherwise a window around the first difference, and its index."""
+    the lines that differ (a diff); otherwise a window around the first difference, and its
+    index."""
     x, y = repr(expected), repr(actual)
     if (
         x == y
@@ -310,8 +312,8 @@ def _compared(expected: object, actual: object) -> list[str]:
 
 
 def _lab(names: dict) -> list[tuple[str, str, float]] | None:
-    """The questions (id, title, points) of the lab this kernel runs, from its notebook file: the one
-    VS Code or JupyterLab names, else the newest in the kernel's folder (the notebook's, in
+    """The questions (id, title, points) of the lab this kernel runs, from its notebook file: the
+    one VS Code or JupyterLab names, else the newest in the kernel's folder (the notebook's, in
     Jupyter); each time, only a lab whose test cells define the tests that check() ran."""
     from .notebook import questions, read  # nbformat: imported only now
 

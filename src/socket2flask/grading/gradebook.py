@@ -1,5 +1,5 @@
-"""What the grader writes, atomically: the gradebook, a CSV for a learning platform, a JSON report and a
-feedback page per submission (a hidden test shows only its title), the class's summary."""
+"""What the grader writes, atomically: the gradebook, a CSV for a learning platform, a JSON report
+and a feedback page per submission (a hidden test shows only its title), the class's summary."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def write_gradebook(path: Path, qs: list[Question], grades: list[Grade]) -> None
 
 
 def hide(source: str, question: str, tests: list[dict]) -> list[dict]:
-    """Mark each test `hidden` by where the lab's test cell defines it; a student sees its title only."""
+    """Mark each test `hidden` by where the lab's test cell defines it; a student sees its title
+    only."""
     found, visible = (
         re.findall(r"^def (test_\w+)\(", text, re.M) for text in (source, strip_hidden(source))
     )
@@ -85,7 +86,8 @@ def _cut(text: str, limit: int) -> str:
 
 def write_report(folder: Path, lab: str, qs: list[Question], g: Grade) -> None:
     """The JSON report of one submission (hidden_message: the teacher's alone); beside its folder,
-    feedback/NAME.html to hand out: points per question, each test's verdict, visible tests' messages."""
+    feedback/NAME.html to hand out: points per question, each test's verdict, visible tests'
+    messages."""
     report = {
         "submission": g.name,
         "status": g.status,
@@ -106,8 +108,8 @@ def write_report(folder: Path, lab: str, qs: list[Question], g: Grade) -> None:
     }
     write_atomic(folder / f"{g.name}.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     page = [
-        f"<!doctype html><meta charset=utf-8><title>{escape(g.name)}: {escape(lab)}</title>\n<h1>{escape(lab)}: "
-        f"{report['total']:g} of {report['max']:g} points</h1>"
+        f"<!doctype html><meta charset=utf-8><title>{escape(g.name)}: {escape(lab)}</title>\n"
+        f"<h1>{escape(lab)}: {report['total']:g} of {report['max']:g} points</h1>"
     ]
     for q in qs:
         page.append(
@@ -131,7 +133,8 @@ def write_report(folder: Path, lab: str, qs: list[Question], g: Grade) -> None:
 
 
 def write_summary(folder: Path, lab: str, qs: list[Question], grades: list[Grade]) -> None:
-    """summary.md (means, median, statuses) and summary.png: histograms of totals and of each question."""
+    """summary.md (means, median, statuses) and summary.png: histograms of totals and of each
+    question."""
     from matplotlib.figure import Figure  # no pyplot: no window; PNG through Agg
 
     totals, top = [sum(g.points.values()) for g in grades], sum(q.points for q in qs)
@@ -165,7 +168,8 @@ def write_summary(folder: Path, lab: str, qs: list[Question], grades: list[Grade
                 "| question | title | mean points | % of max |",
                 "|---|---|---:|---:|",
                 *(
-                    f"| {q.id} | {q.title} | {means[q.id]:.2f} of {q.points:g} | {100 * means[q.id] / q.points:.0f}% |"
+                    f"| {q.id} | {q.title} | {means[q.id]:.2f} of {q.points:g} "
+                    f"| {100 * means[q.id] / q.points:.0f}% |"
                     for q in qs
                 ),
                 "",

@@ -2,8 +2,9 @@
 
 JupyterLab sends the id of the cell with every execute request (`metadata.cellId`, beside
 `deletedCells` and `recordTiming`) and allows input (`allow_stdin`); nbclient does neither. This
-client sends those as JupyterLab does (not the rest of JupyterLab's request: the cell's metadata). Code that keys on the cell behaves differently without it: `socket2flask.servers` replaces a
-cell's servers when the cell runs again, and knows a cell only by that id. Tests and the grader run
+client sends those as JupyterLab does (not the rest of JupyterLab's request: the cell's metadata).
+Code that keys on the cell behaves differently without it: `socket2flask.servers` replaces a cell's
+servers when the cell runs again, and knows a cell only by that id. Tests and the grader run
 notebooks with this client, so they see what a learner in the Lab sees.
 """
 

@@ -25,8 +25,8 @@ def available() -> bool:
 
 
 def write_kernel_spec(folder: Path, hidden: list[Path]) -> None:
-    """Write `folder/kernels/submission/kernel.json`: this venv's ipykernel, inside bwrap when it
-    is available, with `folder` writable and the `hidden` folders (and the checkout) out of sight."""
+    """Write `folder/kernels/submission/kernel.json`: this venv's ipykernel, inside bwrap when it is
+    available, with `folder` writable and the `hidden` folders (and the checkout) out of sight."""
     kernel = [
         sys.executable,
         "-m",

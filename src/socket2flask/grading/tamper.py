@@ -1,5 +1,5 @@
-"""Signs that a submission tampered with its own grading. Tests run in the submission's process (as in
-nbgrader and otter), so this makes tampering evident, not impossible.
+"""Signs that a submission tampered with its own grading. Tests run in the submission's process (as
+in nbgrader and otter), so this makes tampering evident, not impossible.
 
 Before each test cell the grader loads this module and `check` afresh from their files, under names
 of its own: copies that no submitted cell can have patched, since none ran after they were made.
@@ -115,7 +115,8 @@ def _changed(check: ModuleType) -> list[str]:
 
 
 def _differing(module: ModuleType, copy: ModuleType | None) -> list[str]:
-    """The functions of `module` whose code is not that of its file (or of `copy`, loaded from it)."""
+    """The functions of `module` whose code is not that of its file (or of `copy`, loaded from
+    it)."""
     path = getattr(module, "__file__", None)
     if not path:
         return []
