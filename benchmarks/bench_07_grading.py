@@ -1,5 +1,6 @@
 """(e) Grading time: a batch of submissions, one kernel each (inside bubblewrap where it exists),
-with --jobs 2, beside the goal: at most 2 s per submission for labs 02-05, 3 s for lab 01."""
+with --jobs 2, beside the goal (at most 2 s per submission for labs 02-05, 3 s for lab 01) and
+beside nbgrader's autograde of the same notebooks (not in quick mode: it needs its own venv)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from pathlib import Path
 
 from common import highlight, progress
 
+from socket2flask.grading import nbgrader_route as route
+from socket2flask.grading.notebook import read
+
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "grading: median seconds per submission, --jobs 2, sandbox included"
 FIXTURE = ROOT / "tests" / "fixtures" / "grading" / "solutions" / "00_request_lines_lab.ipynb"
 GOALS = {"01": 3.0, "02": 2.0, "03": 2.0, "04": 2.0, "05": 2.0}  # seconds per submission
-# nbgrader's autograde is not timed here: it needs a course folder, its database, its own venv
-# and the course's kernel registered in it (tests/test_nbgrader.py builds all of that per test).
+NBGRADER_VENV = ROOT / "build" / "test-venvs" / "nbgrader"  # shared with tests/test_nbgrader.py
 
 
 def grade(folder: Path, lab: Path, jobs: int) -> tuple[float, list[float], bool]:
@@ -55,6 +58,20 @@ def grade(folder: Path, lab: Path, jobs: int) -> tuple[float, list[float], bool]
     return wall, each, ",bwrap," in (folder / "out" / "gradebook.csv").read_text()
 
 
+def nbgrader_seconds(folder: Path, lab: Path, count: int) -> str:
+    """nbgrader's autograde of `count` copies of the solution `lab`: seconds per submission."""
+    try:
+        binary = route.install(NBGRADER_VENV)
+    except RuntimeError as error:
+        return f"not timed: {error}"[:80]
+    env = route.environment(binary, folder / "nbgrader-env")
+    route.release(binary, env, folder / "course", lab)
+    handed_in = {f"student{n:02d}": read(lab) for n in range(count)}  # the class we graded above
+    _, seconds = route.autograde(binary, env, folder / "course", lab, handed_in)
+    progress(f"nbgrader autograde of {lab.stem}: {seconds:.1f} s for {count}")
+    return f"{seconds / count:.1f} s"
+
+
 def run(report: list[str], quick: bool, out: Path) -> None:
     count = 2 if quick else 6
     labs = (
@@ -68,8 +85,8 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         f"{count} copies of a lab's solution (a class where everyone got it right), each graded "
         "in its own kernel with visible and hidden tests, 2 at a time.",
         "",
-        "| lab | sandbox | batch wall time | median per submission | goal |",
-        "|---|---|---:|---:|---:|",
+        "| lab | sandbox | batch wall time | median per submission | goal | nbgrader autograde |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for label, lab in labs.items():
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
@@ -77,18 +94,20 @@ def run(report: list[str], quick: bool, out: Path) -> None:
             for n in range(count):
                 shutil.copy(lab, folder / f"student{n:02d}.ipynb")
             wall, each, sandboxed = grade(folder, lab, 2)
+            theirs = "not timed (quick)" if quick else nbgrader_seconds(folder, lab, count)
         median, goal = statistics.median(each), GOALS.get(label[:2])
         verdict = "" if goal is None else f"≤ {goal:g} s ({'met' if median <= goal else 'missed'})"
         progress(f"grading lab {label}, --jobs 2: {wall:.1f} s for {count}, median {median:.1f} s")
         report.append(
             f"| {label} | {'bwrap' if sandboxed else 'none'} | {wall:.1f} s | {median:.1f} s "
-            f"| {verdict} |"
+            f"| {verdict} | {theirs} |"
         )
         per_submission = f"median {median:.1f} s per submission with --jobs 2"
         highlight(f"grading lab {label}: {per_submission} {verdict}".rstrip())
     report += [
         "",
-        "nbgrader's autograde is not timed: it needs a course folder, its database and its own "
-        "venv with the course's kernel registered (tests/test_nbgrader.py builds that per test).",
+        "nbgrader autograde: the same copies through nbgrader's route (socket2flask.grading."
+        "nbgrader_route, as docs/jupyterhub.md gives it), one at a time and without a sandbox, as "
+        "nbgrader runs them: its wall time divided by the number of submissions.",
         "",
     ]

@@ -14,9 +14,7 @@ import asyncio
 import csv
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,9 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import ROOT
-from kernels import isolated_env
 
 from socket2flask.grading import grader
+from socket2flask.grading import nbgrader_route as route
 from socket2flask.grading.labs import lab_notebook
 from socket2flask.grading.notebook import questions, read, strip_hidden
 
@@ -45,21 +43,10 @@ def lab_of(solution: Path) -> Path:
 @pytest.fixture(scope="session")
 def nbgrader_bin() -> Path:
     """nbgrader installed in a venv of its own (made once, kept under build/)."""
-    binary = NBGRADER_VENV / "bin"
-    if not (binary / "nbgrader").exists():
-        subprocess.run(
-            [sys.executable, "-m", "venv", "--clear", str(NBGRADER_VENV)], check=True, timeout=120
-        )
-        install = subprocess.run(
-            [str(binary / "python"), "-m", "pip", "install", "--quiet", "nbgrader>=0.9,<0.10"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if install.returncode != 0:
-            shutil.rmtree(NBGRADER_VENV, ignore_errors=True)
-            pytest.skip(f"nbgrader could not be installed here: {install.stderr.strip()[-500:]}")
-    return binary
+    try:
+        return route.install(NBGRADER_VENV)
+    except RuntimeError as error:  # no network: say so, as a skip with the reason
+        pytest.skip(str(error))
 
 
 def normalised(source: str) -> str:
@@ -90,27 +77,9 @@ def solution_lines(cell) -> set[str]:
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
 def test_nbgrader_generates_the_same_student_version_as_ours(solution, nbgrader_bin, tmp_path):
-    name = solution.stem
-    (tmp_path / "source" / name).mkdir(parents=True)
-    shutil.copy(solution, tmp_path / "source" / name / solution.name)
-    env = isolated_env(tmp_path / "env")
-    env["PATH"] = f"{nbgrader_bin}{os.pathsep}{env['PATH']}"  # nbgrader runs alembic from there
-    result = subprocess.run(
-        [
-            str(nbgrader_bin / "nbgrader"),
-            "generate_assignment",
-            name,
-            "--force",
-            f"--CourseDirectory.root={tmp_path}",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    theirs = nbformat.read(tmp_path / "release" / name / solution.name, as_version=4).cells
+    env = route.environment(nbgrader_bin, tmp_path / "env")
+    released = route.release(nbgrader_bin, env, tmp_path / "course", solution)
+    theirs = nbformat.read(released, as_version=4).cells
     ours = nbformat.read(lab_of(solution), as_version=4).cells
     source = nbformat.read(solution, as_version=4).cells
     grade_ids = [
@@ -150,21 +119,6 @@ WRONG = {
     }
 }
 STUDENTS = ("solved", "blank", "partly")
-# The course's nbgrader_config.py, as docs/jupyterhub.md gives it (a test checks that it does).
-# A backslash at a line's end joins it to the next: the string keeps the file's long lines.
-NBGRADER_CONFIG = """\
-c = get_config()
-# Feedback without hidden tests: autograde puts them back into each test cell; take them out again.
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
-# Errors as one line: a full traceback would quote the lines above check("qN"), hidden tests \
-included.
-c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", \
-"--InteractiveShell.xmode=Minimal"]
-"""
 SCORES = """import json, sys
 from nbgrader.api import Gradebook
 with Gradebook(sys.argv[1]) as gb:
@@ -183,12 +137,6 @@ class Course:
     exported: list[dict]  # grades.csv
     logs: dict  # assignment -> what autograde logged
     home: Path  # the HOME nbgrader ran with
-
-
-def run_nbgrader(args: list, env: dict, cwd: Path, timeout: float = 300) -> str:
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{args[1:3]}: {result.stdout[-2000:]}{result.stderr[-4000:]}"
-    return result.stdout + result.stderr
 
 
 def submission(release: Path, solution: Path, student: str) -> nbformat.NotebookNode:
@@ -212,31 +160,7 @@ def course(nbgrader_bin, tmp_path_factory) -> Course:
     """A course folder taken through nbgrader's route, with the commands docs/jupyterhub.md
     gives."""
     root, tmp = tmp_path_factory.mktemp("course"), tmp_path_factory.mktemp("nbgrader-env")
-    env = isolated_env(tmp)
-    env["PATH"] = f"{nbgrader_bin}{os.pathsep}{env['PATH']}"  # nbgrader runs alembic from there
-    for name in ("JUPYTER_PATH", "JUPYTER_DATA_DIR"):
-        env.pop(name, None)
-    # nbgrader's venv has no socket2flask: its "python3" kernel must be this venv's python. A kernel
-    # of the user's (HOME's data dir) is found first only when Jupyter is told not to prefer its
-    # own environment's (jupyter_core prefers it inside a venv or conda env).
-    env["JUPYTER_PREFER_ENV_PATH"] = "0"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ipykernel",
-            "install",
-            "--user",
-            "--name",
-            "python3",
-            "--display-name",
-            "Python 3 (socket2flask)",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    env = route.environment(nbgrader_bin, tmp)
     listed = subprocess.run(
         [str(nbgrader_bin / "jupyter"), "kernelspec", "list", "--json"],
         env=env,
@@ -246,22 +170,13 @@ def course(nbgrader_bin, tmp_path_factory) -> Course:
         check=True,
     )
     specs = json.loads(listed.stdout)
-    (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
-    nbgrader, logs, ours = str(nbgrader_bin / "nbgrader"), {}, {}
+    logs, ours = {}, {}
     for solution in GRADED:
         name = solution.stem
-        (root / "source" / name).mkdir(parents=True)
-        shutil.copy(solution, root / "source" / name / solution.name)
-        run_nbgrader([nbgrader, "generate_assignment", name], env, root)
-        for student in STUDENTS:  # where `nbgrader collect` puts what students hand in
-            folder = root / "submitted" / student / name
-            folder.mkdir(parents=True)
-            nbformat.write(
-                submission(root / "release" / name / solution.name, solution, student),
-                folder / solution.name,
-            )
-        logs[name] = run_nbgrader([nbgrader, "autograde", name], env, root, 600)
-        run_nbgrader([nbgrader, "generate_feedback", name], env, root)
+        released = route.release(nbgrader_bin, env, root, solution)
+        handed_in = {student: submission(released, solution, student) for student in STUDENTS}
+        logs[name], _ = route.autograde(nbgrader_bin, env, root, solution, handed_in)
+        route.nbgrader(nbgrader_bin, ["generate_feedback", name], env, root)
         lab = lab_notebook(read(solution), solution.name, hidden_tests=True)
         graded = asyncio.run(
             grader.grade(
@@ -272,7 +187,7 @@ def course(nbgrader_bin, tmp_path_factory) -> Course:
             )
         )
         ours[name] = graded.points
-    run_nbgrader([nbgrader, "export"], env, root)
+    route.nbgrader(nbgrader_bin, ["export"], env, root)
     db = f"sqlite:///{root / 'gradebook.db'}"
     scores = subprocess.run(
         [str(nbgrader_bin / "python"), "-c", SCORES, db],
@@ -379,4 +294,4 @@ def test_nbgrader_reports_a_changed_checksum_for_each_test_cell_with_hidden_test
 
 
 def test_docs_give_the_config_the_test_uses():
-    assert NBGRADER_CONFIG in (ROOT / "docs" / "jupyterhub.md").read_text()
+    assert route.CONFIG in (ROOT / "docs" / "jupyterhub.md").read_text()
