@@ -126,23 +126,25 @@ g.points["q1"], g.status)
 
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(sys.platform == "win32", reason="resource.getrusage is POSIX")
-def test_printing_100_mb_leaves_the_grader_s_memory_flat(tmp_path):
-    (tmp_path / "s.ipynb").write_text(
-        submission(
-            {
-                "q1_answer": 'print("x" * 100_000_000)\n'
-                + read(FIXTURES / "submissions" / "correct.ipynb").cells[3].source
-            }
-        )
-    )
+@pytest.mark.parametrize(
+    "flood, status",
+    [('print("x" * 100_000_000)', "ok"), ('raise ValueError("x" * 100_000_000)', "errors")],
+    ids=["printed", "raised"],
+)
+def test_100_mb_printed_or_raised_leaves_the_grader_s_memory_flat(flood, status, tmp_path):
+    from nbformat.v4 import new_code_cell
+
+    nb = read(FIXTURES / "submissions" / "correct.ipynb")
+    nb.cells.insert(2, new_code_cell(flood))  # a scratch cell before the answers
+    (tmp_path / "s.ipynb").write_text(dumps(nb))
     out = subprocess.run(
         [sys.executable, "-c", GRADE_ONE, str(FIXTURE_LAB), str(tmp_path / "s.ipynb")],
         capture_output=True,
         text=True,
         timeout=110,
     )
-    growth_mb, q1, status = out.stdout.split()
-    assert (float(q1), status) == (2.0, "ok"), out.stderr
+    growth_mb, q1, got = out.stdout.split()
+    assert (float(q1), got) == (2.0, status), out.stderr
     assert int(growth_mb) < 100, f"the grader grew by {growth_mb} MB"
 
 

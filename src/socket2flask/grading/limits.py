@@ -14,6 +14,7 @@ def begin_grading(time_limit: float | None, memory_mb: int, cpu_s: int, file_mb:
     what is printed."""
     _grading.update(time_limit=time_limit)
     _cap_printed(10_000)
+    _cap_errors(10_000)
     try:
         import resource
     except ImportError:  # Windows: no rlimits; the grader's time limits still hold
@@ -44,3 +45,22 @@ def _cap_printed(limit: int) -> None:
             yield parent, text[:limit]
 
     OutStream._flush_buffers = capped  # type: ignore[method-assign]
+
+
+def _cap_errors(limit: int) -> None:
+    """An exception's message cut to `limit` characters before IPython shows it: ipykernel sends
+    it twice (the error message and the execute reply), and a submission may raise megabytes. An
+    exception class whose str() ignores its args is not cut."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:  # not in a kernel (a test calling begin_grading directly)
+        return
+
+    def capped(shell, etype, value, tb, tb_offset=None):  # IPython's custom-exception signature
+        text = str(value)
+        if len(text) > limit:
+            value.args = (f"{text[:limit]}... ({len(text):,} characters in all)",)
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+    shell.set_custom_exc((Exception,), capped)
