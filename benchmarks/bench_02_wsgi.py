@@ -20,7 +20,8 @@ LAB = Path(__file__).resolve().parent.parent / "solutions" / "02_wsgi_lab.ipynb"
 
 
 def step2_answers() -> dict:
-    """The lab's reference answers, with the given step-1 reader they build on (a locked cell)."""
+    """The lab's reference answers, with the step-1 reader they build on (a locked cell imports it
+    from its one module, notebooks/apps/request_reader/)."""
     return load_answers(LAB)
 
 
@@ -111,16 +112,19 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         f"{latency['wsgiref'].p50 / ours:.1f}× and werkzeug's dev server "
         f"{latency['werkzeug'].p50 / ours:.1f}× that (raw client, one at a time)"
     )
-    gap, thread = latency["wsgiref threaded"].p50 - latency["wsgiref"].p50, thread_cost()
-    report += [
-        f"wsgiref threaded minus wsgiref: {plots.duration(gap)} at the median; starting and joining "
-        f"one thread that does nothing, measured directly: {plots.duration(thread)}; "
-        + (
+    gap = latency["wsgiref threaded"].p50 - latency["wsgiref"].p50
+    thread = thread_cost()
+    if gap > thread:
+        reading = (
             "so the gap holds more than the thread's own start (the new thread also waits for the "
             "GIL, and socketserver does some bookkeeping for it)."
-            if gap > thread
-            else "so in this run the thread's own start covers the gap."
-        ),
+        )
+    else:
+        reading = "so in this run the thread's own start covers the gap."
+    report += [
+        f"wsgiref threaded minus wsgiref: {plots.duration(gap)} at the median; starting and "
+        f"joining one thread that does nothing, measured directly: {plots.duration(thread)}; "
+        + reading,
         "",
     ]
     groups = {
@@ -133,7 +137,9 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     }
     titles = {
         "wsgi_latency_ours.png": "step 1 and our WSGI server, kept or new connection (raw client)",
-        "wsgi_latency_libraries.png": "wsgiref, threaded wsgiref, werkzeug: a new connection per request",
+        "wsgi_latency_libraries.png": (
+            "wsgiref, threaded wsgiref, werkzeug: a new connection per request"
+        ),
     }
     for file, names in groups.items():
         plots.plot_latency({name: latency[name] for name in names}, title=titles[file]).savefig(
@@ -175,7 +181,8 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     table(report, on_flask, "ours (step 2)")
     flask_share = on_flask["ours (step 2)"].p50 - latency["ours (step 2)"].p50
     report += [
-        f"Flask's own share on our server: {plots.duration(flask_share)} per request at the median.",
+        f"Flask's own share on our server: {plots.duration(flask_share)} per request "
+        "at the median.",
         "",
     ]
     progress(

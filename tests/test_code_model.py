@@ -41,7 +41,8 @@ def longest_shared_run(a: list[str], b: list[str]) -> tuple[int, str]:
             if a[i] == b[j]:
                 current[j + 1] = previous[j] + 1
                 if current[j + 1] > best:
-                    best, first = current[j + 1], a[i - best + 1]
+                    best = current[j + 1]
+                    first = a[i - best + 1]
         previous = current
     return best, first
 

@@ -2,7 +2,7 @@
 debugger says the same thing (a console behind the PIN and the trusted-host check); the gunicorn
 default that lesson 05 quotes is the installed one; lesson 05's nginx sample has its certificate
 and, where an `nginx` binary exists, nginx accepts it; the errata page covers every source note and
-every lesson that cites the notes links to it; lesson 02's given reader, run, answers 414 to a
+every lesson that cites the notes links to it; lesson 02's request reader answers 414 to a
 request line too long and accepts HTTP/1.2, as lab 01 teaches. (Behaviour only: no timing.)
 """
 
@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import ROOT
+
+from socket2flask.apps import use_app
 
 NOTEBOOKS = ROOT / "notebooks"
 NOTES = Path("/work/shared/source-notes")  # where they were read from; the names are also below
@@ -228,22 +230,14 @@ def test_lessons_that_cite_the_notes_link_the_errata(stem):
         assert "](notes_errata.md)" in text, f"{stem} cites the notes without linking the errata"
 
 
-# -- lesson 02's given reader, run -----------------------------------------------------------------
+# -- the request reader of lesson 02 and lab 02 (notebooks/apps/request_reader/) ------------------
 @pytest.fixture(scope="module")
 def reader() -> dict:
-    """The namespace left by running the given reader's cells of lesson 02 (the first starts with
-    "# Given: step 1's request reader", the others with "# Given, continued:"), in order."""
-    cells = [c.source for c in lesson("02_wsgi").cells if c.cell_type == "code"]
-    first = next(
-        n for n, source in enumerate(cells) if source.startswith("# Given: step 1's request reader")
-    )
-    namespace: dict = {"__name__": "given_reader"}
-    exec(compile(cells[first], "given reader", "exec", dont_inherit=True), namespace)
-    for source in cells[first + 1 :]:
-        if not source.startswith("# Given, continued:"):
-            break
-        exec(compile(source, "given reader", "exec", dont_inherit=True), namespace)
-    return namespace
+    """The request reader's module, as lesson 02 and lab 02 load it."""
+    use_app("request_reader")
+    import request_reader
+
+    return vars(request_reader)
 
 
 def answer(reader: dict, raw: bytes):

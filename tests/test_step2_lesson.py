@@ -2,19 +2,24 @@
 
 test_notebooks.py already runs the lesson for errors, time and leaks; here we read the outputs of
 that same run: CGI starts a process per request, the notes' code fails on Python 3 (a `print`
-statement; a `str` body: 500 on wsgiref, a broken response on werkzeug), the environ is what PEP 3333
-says, the lesson's server frames, fails and closes as the text explains, the validator's messages
-are the ones the table reads, and the same Flask app answers identically on two servers.
+statement; a `str` body: 500 on wsgiref, a broken response on werkzeug), the given reader is shown
+whole from its module, the environ is what PEP 3333 says, the lesson's server frames, fails and
+closes as the text explains, the validator's messages are the ones the table reads, and the same
+Flask app answers identically on two servers.
 (Behaviour only: no timing is asserted.)
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 
 import pytest
 from conftest import ROOT
 from kernels import output_of
+
+from socket2flask.apps import use_app
 
 LESSON = ROOT / "notebooks" / "02_wsgi.ipynb"
 
@@ -40,6 +45,26 @@ def test_the_notes_code_fails_on_python_3(outputs):
         "write() argument must be a bytes instance" in text
         and "applications must write bytes" in text
     )
+
+
+@pytest.mark.timeout(180)
+def test_the_given_reader_is_shown_whole_from_its_one_module(outputs):
+    """Every constant, class and function of notebooks/apps/request_reader/request_reader.py is
+    shown by the lesson, as it is in the module (the lesson imports it, it holds no copy)."""
+    use_app("request_reader")
+    import request_reader
+
+    source = inspect.getsource(request_reader)
+    shown = "\n".join(text for _, text in outputs)
+    parts = [
+        ast.get_source_segment(source, node)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign | ast.FunctionDef | ast.ClassDef)
+    ]
+    missing = [part.splitlines()[0] for part in parts if part not in shown]
+    assert not missing, f"the lesson does not show: {missing}"
+    text = output_of(outputs, "too_long = ")
+    assert "a request line over MAX_LINE (8,192 bytes): 414 URI Too Long" in text
 
 
 @pytest.mark.timeout(180)
@@ -78,7 +103,7 @@ def test_failures_before_and_after_the_head(outputs):
 
 @pytest.mark.timeout(180)
 def test_close_is_called_after_success_and_failure(outputs):
-    text = output_of(outputs, "class Tracked:")
+    text = output_of(outputs, "def tracked_app(")
     assert "/      ['iterated', 'closed']" in text and "/fail  ['iterated', 'closed']" in text
 
 
@@ -98,7 +123,7 @@ def test_the_validator_messages_the_table_explains(outputs):
     werkzeug = output_of(outputs, "/built-by-werkzeug")
     assert "Environmental variable REMOTE_PORT is not a string: <class 'int'>" in werkzeug
     assert "Iterator garbage collected without being closed" in output_of(
-        outputs, "sys.unraisablehook = lambda"
+        outputs, "sys.unraisablehook = keep_unraisable"
     )
 
 
@@ -134,7 +159,7 @@ def test_four_servers_differ_as_the_text_says(outputs):
     assert "HTTP/1.1 200 OK" in rows["ours"] and "Connection: -" in rows["ours"]
     assert "HTTP/1.0 200 OK" in rows["wsgiref"] and "HTTP/1.0 200 OK" in rows["wsgiref threaded"]
     assert "HTTP/1.1 200 OK" in rows["werkzeug"] and "Connection: close" in rows["werkzeug"]
-    assert "6 of 6 answers identical" in output_of(outputs, "flask_app = Flask(")
+    assert "6 of 6 answers identical" in output_of(outputs, "matches = 0")
 
 
 @pytest.mark.timeout(180)

@@ -1,10 +1,13 @@
 """Step 2: the lab's reference WSGI server (solutions/02_wsgi_lab.ipynb, loaded in-process) passes
 wsgiref.validate for every app of a battery, answers a Flask app byte for byte like werkzeug's
-server, and rejects malformed requests; the lesson and the lab share the same given reader."""
+server, and rejects malformed requests; the lesson and the lab import the given reader from its one
+module (notebooks/apps/request_reader/)."""
 
 from __future__ import annotations
 
+import ast
 import gc
+import inspect
 import os
 import socket
 import sys
@@ -17,6 +20,7 @@ import requests
 from conftest import ROOT, load_answers
 from kernels import kernel, run_code, text_of
 
+from socket2flask.apps import use_app
 from socket2flask.grading.notebook import strip_hidden
 from socket2flask.httpclient import Connection, ProtocolError
 from socket2flask.servers import serve
@@ -25,31 +29,44 @@ LAB = ROOT / "solutions" / "02_wsgi_lab.ipynb"
 LESSON = ROOT / "notebooks" / "02_wsgi.ipynb"
 
 
-def given_reader(path) -> str:
-    """The code of step 1's request reader, given in lesson and lab: one cell in the lab; in the
-    lesson, that cell's start and the short cells after it ("# Given, continued: ..."), joined
-    without their first comment line."""
-    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
-    starts = [
-        n for n, source in enumerate(cells) if source.startswith("# Given: step 1's request reader")
-    ]
-    assert len(starts) == 1, f"{path.name} should have exactly one given reader cell"
-    parts = [cells[starts[0]]]
-    for source in cells[starts[0] + 1 :]:
-        if not source.startswith("# Given, continued:"):
-            break
-        parts.append(source.split("\n", 1)[1])
-    return "\n\n\n".join(parts)
-
-
 @pytest.fixture(scope="module")
 def lab() -> dict:
     """The reference answers, with the given reader they build on (a locked cell)."""
     return load_answers("02_wsgi_lab")
 
 
-def test_lesson_and_lab_share_the_given_reader():
-    assert given_reader(LESSON) == given_reader(LAB)
+def defined_names(path) -> set[str]:
+    """The functions and classes that the code cells of a notebook define."""
+    cells = nbformat.read(path, as_version=4).cells
+    trees = [ast.parse(cell.source) for cell in cells if cell.cell_type == "code"]
+    return {
+        node.name
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.ClassDef)
+    }
+
+
+def test_the_given_reader_has_one_source_that_lesson_and_lab_import(lab):
+    """Step 1's reader lives in notebooks/apps/request_reader/request_reader.py only: lesson and lab
+    import it (neither defines any of its functions or classes), and the lab's server runs the
+    module's own functions."""
+    use_app("request_reader")
+    import request_reader
+
+    reader = {
+        name
+        for name, value in vars(request_reader).items()
+        if (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == request_reader.__name__
+    }
+    assert {"read_request", "BadRequest", "Request", "read_body", "read_chunked"} <= reader
+    for path in (LESSON, LAB):
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        assert 'use_app("request_reader")' in code and "from request_reader import" in code, path
+        assert not defined_names(path) & reader, f"{path.name} defines its own copy"
+    for name in ("read_request", "BadRequest", "Request"):
+        assert lab[name] is getattr(request_reader, name), name
 
 
 # -- a battery of apps: well-behaved ones, and ones at fault before or after their headers ------
@@ -371,7 +388,8 @@ MALFORMED = [
     (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
     (
-        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\n",
         400,
     ),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
@@ -379,7 +397,7 @@ MALFORMED = [
     (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n", 413),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),  # a too-long request line (RFC 9112 §3)
     (b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", 400),
-    # issue 16: RFC 9112 to the letter (tests/hostile_requests.py has many more)
+    # issue 16: RFC 9112 to the letter (socket2flask/hostile.py has many more)
     (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host in HTTP/1.1 (section 3.2)
     (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", 400),
@@ -483,7 +501,10 @@ WRONG_ANSWERS = [
         "q3",
         "close() only on success",
         '    finally:\n        if hasattr(result, "close"):\n            result.close()',
-        '    except Exception:\n        raise\n    if hasattr(result, "close"):\n        result.close()',
+        "    except Exception:\n"
+        "        raise\n"
+        '    if hasattr(result, "close"):\n'
+        "        result.close()",
     ),
     (
         "q3",
@@ -545,8 +566,10 @@ WRONG_ANSWERS = [
     (
         "q5",
         "a new makefile per request (loses pipelined bytes)",
-        'with conn.makefile("rb") as stream:\n                while (request := next_request(conn, stream)) is not None:',
-        'while (request := next_request(conn, conn.makefile("rb"))) is not None:\n                if True:',
+        'with conn.makefile("rb") as stream:\n'
+        "                while (request := next_request(conn, stream)) is not None:",
+        'while (request := next_request(conn, conn.makefile("rb"))) is not None:\n'
+        "                if True:",
     ),
     (
         "q5",
@@ -571,13 +594,25 @@ WRONG_ANSWERS = [
         "q6",
         "a generator with try/finally",
         "        result = self.app(environ, timed_start_response)\n        return ClosingIterable(",
-        "        result = self.app(environ, timed_start_response)\n        def gen():\n            try:\n                yield from result\n            finally:\n                if hasattr(result, 'close'): result.close()\n                self.timings.append((environ.get('PATH_INFO', ''), time.perf_counter() - began))\n        return gen()\n        return ClosingIterable(",
+        "        result = self.app(environ, timed_start_response)\n"
+        "        def gen():\n"
+        "            try:\n"
+        "                yield from result\n"
+        "            finally:\n"
+        "                if hasattr(result, 'close'): result.close()\n"
+        "                self.timings.append((environ.get('PATH_INFO', ''),"
+        " time.perf_counter() - began))\n"
+        "        return gen()\n"
+        "        return ClosingIterable(",
     ),
     (
         "q6",
         "timing recorded at start_response",
-        "        result = self.app(environ, timed_start_response)\n        return ClosingIterable(result, lambda: self.timings.append(",
-        "        result = self.app(environ, timed_start_response)\n        self.timings.append((environ.get('PATH_INFO', ''), time.perf_counter() - began))\n        return ClosingIterable(result, lambda: None or (",
+        "        result = self.app(environ, timed_start_response)\n"
+        "        return ClosingIterable(result, lambda: self.timings.append(",
+        "        result = self.app(environ, timed_start_response)\n"
+        "        self.timings.append((environ.get('PATH_INFO', ''), time.perf_counter() - began))\n"
+        "        return ClosingIterable(result, lambda: None or (",
     ),
     (
         "q6",
@@ -588,8 +623,8 @@ WRONG_ANSWERS = [
     (
         "q6",
         "exc_info dropped",
-        "                                  exc_info)",
-        "                                  )",
+        "headers + [timing], exc_info)",
+        "headers + [timing])",
     ),
     # q7 PrefixMount
     (

@@ -9,14 +9,16 @@ MUTANTS = [
         "q1_answer",
         old='unquote(path, encoding="latin-1")',
         new="unquote(path)",
-        why="unquote's default is UTF-8: /caf%C3%A9 becomes '/café', not the latin-1 text of its bytes",
+        why="unquote's default is UTF-8: /caf%C3%A9 becomes '/café', not the latin-1 text of its "
+        "bytes",
     ),
     Mutant(
         "remote_port_an_int",
         "q1_answer",
         old='"REMOTE_PORT": str(client_address[1]),',
         new='"REMOTE_PORT": client_address[1],',
-        why="SERVER_PORT is made a str, REMOTE_PORT forgotten: wsgiref.validate rejects the environ",
+        why="SERVER_PORT is made a str, REMOTE_PORT forgotten: wsgiref.validate rejects the "
+        "environ",
     ),
     Mutant(
         "underscore_headers_kept",
@@ -44,7 +46,8 @@ MUTANTS = [
         "hop_by_hop_allowed",
         "q2_answer",
         old="            if is_hop_by_hop(name):\n"
-        '                raise ValueError(f"{name} is a hop-by-hop header: only the server may send it")\n',
+        '                raise ValueError(f"{name} is a hop-by-hop header: '
+        'only the server may send it")\n',
         new="",
         why="the hop-by-hop rule is forgotten: an app can send Connection or Transfer-Encoding",
     ),
@@ -76,7 +79,8 @@ MUTANTS = [
         "q3_answer",
         old="            if chunk and start_response.status is None:",
         new="            if start_response.status is None:",
-        why="any chunk before start_response raises, even b'' (a generator may call it after yielding b'')",
+        why="any chunk before start_response raises, even b'' (a generator may call it after "
+        "yielding b'')",
     ),
     # q4 respond
     Mutant(
@@ -84,7 +88,8 @@ MUTANTS = [
         "q4_answer",
         old='        if not data:\n            return\n        head = b""',
         new='        head = b""',
-        why="the head goes out at the first chunk even if empty: a failure after b'' cannot be a 500",
+        why="the head goes out at the first chunk even if empty: a failure after b'' cannot be a "
+        "500",
     ),
     Mutant(
         "head_request_gets_a_body",
@@ -104,7 +109,8 @@ MUTANTS = [
         "short_content_length_unnoticed",
         "q4_answer",
         old="        elif self.length is not None and self.sent < self.length:\n"
-        '            raise RuntimeError(f"the app sent {self.sent} of its Content-Length of {self.length}")\n',
+        '            raise RuntimeError(f"the app sent {self.sent} '
+        'of its Content-Length of {self.length}")\n',
         new="",
         why="an app that promises 10 bytes and sends 3: the connection is kept, the client waits",
     ),
@@ -113,7 +119,8 @@ MUTANTS = [
         "q4_answer",
         old="if isinstance(result, (list, tuple)) and all(",
         new="if isinstance(result, list) and all(",
-        why="a tuple body is forgotten: it goes out chunked, without the Content-Length it could have",
+        why="a tuple body is forgotten: it goes out chunked, without the Content-Length it could "
+        "have",
     ),
     Mutant(
         "only_204_has_no_body",
@@ -130,21 +137,23 @@ MUTANTS = [
         "                while (request := next_request(conn, stream)) is not None:",
         new='while (request := next_request(conn, conn.makefile("rb"))) is not None:\n'
         "                if True:",
-        why="a new makefile per request: bytes of a pipelined request buffered by the old one are lost",
+        why="a new makefile per request: bytes of a pipelined request buffered by the old one are "
+        "lost",
     ),
     Mutant(
         "disconnects_escape",
         "q5_answer",
         old="        except (ConnectionError, TimeoutError):\n            pass",
         new="        except TimeoutError:\n            pass",
-        why="only a timeout is caught: a client that resets its connection leaves an exception behind",
+        why="only a timeout is caught: a client that resets its connection leaves an exception "
+        "behind",
     ),
     # q6 TimingMiddleware
     Mutant(
         "exc_info_dropped",
         "q6_answer",
-        old="                                  exc_info)",
-        new="                                  )",
+        old="headers + [timing], exc_info)",
+        new="headers + [timing])",
         why="the wrapper's start_response does not pass exc_info on: an error page cannot replace",
     ),
     Mutant(
@@ -152,7 +161,8 @@ MUTANTS = [
         "q6_answer",
         old="            return start_response(status, headers",
         new="            start_response(status, headers",
-        why="the wrapper calls the server's start_response but forgets to return its write callable",
+        why="the wrapper calls the server's start_response but forgets to return its write "
+        "callable",
     ),
     # q7 PrefixMount
     Mutant(
@@ -160,7 +170,8 @@ MUTANTS = [
         "q7_answer",
         old='"SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + prefix,',
         new='"SCRIPT_NAME": prefix,',
-        why="the prefix replaces SCRIPT_NAME instead of extending it: mounted under /outer, /outer is lost",
+        why="the prefix replaces SCRIPT_NAME instead of extending it: mounted under /outer, /outer "
+        "is lost",
     ),
     Mutant(
         "no_segment_boundary",
