@@ -1,6 +1,7 @@
 """Step 3: what the lesson shows of werkzeug's development server, checked in a subprocess (never in
 the test process): run_simple on 127.0.0.1 and port 0 blocks; the reloader re-executes the script
-and restarts it on a change, on the same port; the debugger's console runs code only after the PIN."""
+and restarts it on a change, on the same port; the debugger's console runs code only after the
+PIN."""
 
 from __future__ import annotations
 

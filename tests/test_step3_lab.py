@@ -1,11 +1,12 @@
 """Step 3 lab: the reference answers pass every test, visible and hidden; given code sits in locked
-cells, so that answer cells hold only what the learner writes; and plausible wrong answers are
+cells, so that answer cells hold only what the learner writes, and Shortly's shared pieces come
+from its own modules (notebooks/apps/shortly/), not from copies; and plausible wrong answers are
 caught, each with a message that says what to do (checked on check()'s own printed output).
 
-The tests run in this process, without a kernel: the solution notebook's cells are executed in one
-namespace (answers, given cells, then the test cells without their `check(...)` call); a wrong
-answer is run on top, and the question's test cell is run again, visible tests only, with its
-`check(...)`, exactly as a learner would see it.
+The tests run in this process, without a kernel: the solution's answers and given cells are loaded
+with the package's `load_answers`; a wrong answer is run on top, and the question's test cell is
+run in that namespace (visible tests only, unless told), with its `check(...)`, exactly as a
+learner would see it.
 """
 
 from __future__ import annotations
@@ -14,23 +15,18 @@ import contextlib
 import io
 import re
 
-import nbformat
 import pytest
 from conftest import ROOT
 
-from socket2flask.grading.notebook import strip_hidden, stub_answer
+from socket2flask.grading.notebook import grading, load_answers, read, strip_hidden, stub_answer
 from socket2flask.servers import stop_all
 
 SOLUTION = ROOT / "solutions" / "03_werkzeug_lab.ipynb"
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7")
 
 
-def grading(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
 def cells() -> list:
-    return nbformat.read(SOLUTION, as_version=4).cells
+    return read(SOLUTION).cells
 
 
 def question_cell(question: str) -> str:
@@ -38,18 +34,9 @@ def question_cell(question: str) -> str:
 
 
 def lab_namespace(override: str = "") -> dict:
-    """Every graded or given cell of the solution run in order (check() calls left out), then
-    `override`: code that replaces an answer with a wrong one."""
-    namespace: dict = {"__name__": "lab03"}
-    for cell in cells():
-        if cell.cell_type != "code" or not grading(cell):
-            continue  # check_all()
-        source = re.sub(
-            r"^check\(.*\Z", "", cell.source, flags=re.M | re.S
-        )  # the last call, over its lines
-        exec(
-            compile(source, f"<{grading(cell)['grade_id']}>", "exec", dont_inherit=True), namespace
-        )
+    """The solution's answers and given cells, loaded by `load_answers`, then `override`: code
+    that replaces an answer with a wrong one."""
+    namespace = load_answers(SOLUTION)
     if override:
         exec(compile(override, "<wrong answer>", "exec", dont_inherit=True), namespace)
     return namespace
@@ -101,12 +88,39 @@ def test_headings_and_answer_cells_look_like_the_other_labs():
             assert len(stub.splitlines()) <= 40, (grading(cell)["grade_id"], len(stub.splitlines()))
 
 
+def test_shortlys_shared_pieces_come_from_its_modules_wherever_the_kernel_runs(
+    monkeypatch, tmp_path
+):
+    """The given cells import what the lesson and step 4 share from notebooks/apps/shortly/, found
+    through the course's package (`use_app`), not from copies, nor from a guess at the working
+    directory: the grader's kernel runs in a temporary folder."""
+    code = "\n".join(c.source for c in cells() if c.cell_type == "code")
+    for copy in (
+        "class RedisStorage",
+        "def sqlite_connection",
+        "class WerkzeugApp",
+        "SHORTLY_DIR =",
+    ):
+        assert copy not in code, copy
+    given = {grading(c)["grade_id"]: c.source for c in cells() if grading(c).get("locked")}
+    assert all('use_app("shortly")' in given[name] for name in ("given_storage", "given_shortly"))
+    monkeypatch.chdir(tmp_path)
+    namespace = lab_namespace()
+    import shortly_parts
+    import werkzeug_app
+
+    assert namespace["RedisStorage"] is shortly_parts.RedisStorage
+    assert issubclass(namespace["ShortlyBase"], werkzeug_app.WerkzeugApp)
+    assert (shortly_parts.SHORTLY_DIR / "templates" / "layout.html").is_file()
+
+
 WRONG_IDS = """  # plain INSERT, no UNIQUE(url): the same URL gets a new id each time
 class SqliteStorage(SqliteStorage):
     def __init__(self, path):
         self.path = str(path)
         with sqlite_connection(self.path) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY, url TEXT, clicks INTEGER DEFAULT 0)")
+            db.execute("CREATE TABLE IF NOT EXISTS urls "
+                       "(id INTEGER PRIMARY KEY, url TEXT, clicks INTEGER DEFAULT 0)")
     def insert_url(self, url):
         with sqlite_connection(self.path) as db:
             return base36_encode(db.execute("INSERT INTO urls (url) VALUES (?)", (url,)).lastrowid)
@@ -332,7 +346,8 @@ class SqliteStorage(SqliteStorage):
         import sqlite3
         self.db = sqlite3.connect(self.path, isolation_level=None)
     def increment_clicks(self, short_id):
-        self.db.execute("UPDATE urls SET clicks = clicks + 1 WHERE id = ?", (base36_decode(short_id),))
+        self.db.execute("UPDATE urls SET clicks = clicks + 1 WHERE id = ?",
+                        (base36_decode(short_id),))
 """,
         ["4 threads clicking", "ProgrammingError", "connect in each call"],
     ),
@@ -347,7 +362,8 @@ class SqliteStorage(SqliteStorage):
 class SqliteStorage(SqliteStorage):
     def get_url(self, short_id):
         with sqlite_connection(self.path) as db:
-            row = db.execute("SELECT url FROM urls WHERE id = ?", (base36_decode(short_id),)).fetchone()
+            number = base36_decode(short_id)
+            row = db.execute("SELECT url FROM urls WHERE id = ?", (number,)).fetchone()
         return row[0] if row else None
 """,
         [
@@ -402,8 +418,9 @@ class ShortlyApp(ShortlyApp):
 class ShortlyApp(ShortlyApp):
     def short_link_details(self, request, short_id):
         link_target = self.storage.get_url(short_id)
-        return self.render(request, "short_link_details.html", short_id=short_id, link_target=link_target,
-                           link_host=urlsplit(link_target).hostname, click_count=self.storage.get_clicks(short_id))
+        return self.render(request, "short_link_details.html", short_id=short_id,
+                           link_target=link_target, link_host=urlsplit(link_target).hostname,
+                           click_count=self.storage.get_clicks(short_id))
 """,
         ["GET /zz and /zz+ (unknown)", "got:      (404, 200)", "raise NotFound()"],
     ),
@@ -418,6 +435,7 @@ class ShortlyApp(ShortlyApp):
 class SqliteStorage(SqliteStorage):
     def insert_url(self, url):
         if not hasattr(self, "db"):
+            import sqlite3
             self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("INSERT OR IGNORE INTO urls (url) VALUES (?)", (url,))
         (number,) = self.db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()
@@ -449,7 +467,8 @@ def answers_both_ways(app, method, path, data=None):
 def answers_both_ways(app, method, path, data=None):
     via_client = Client(app).open(path, method=method, data=data)
     with serve(app) as server:
-        via_socket = requests.request(method, server.url + path, data=data, allow_redirects=False, timeout=5)
+        via_socket = requests.request(method, server.url + path, data=data,
+                                      allow_redirects=False, timeout=5)
     return {"client": (via_client.status_code, dict(via_client.headers), via_client.get_data()),
             "socket": (via_socket.status_code, dict(via_socket.headers), via_socket.content)}
 """,
@@ -481,7 +500,8 @@ def test_a_wrong_answer_is_caught_with_a_message_that_helps(what):
     assert "Traceback" not in text
 
 
-# Wrong answers whose failure must not blame another part: (question, code, what check() must not say).
+# Wrong answers whose failure must not blame another part:
+# (question, code, what check() must not say).
 NOT_BLAMED = {
     "q6: an unknown id followed is not blamed on new_url": (
         "q6",

@@ -4,7 +4,8 @@ starts outside the kernel stop with it.
 test_notebooks.py already runs the lesson for errors, time and leaks; here we read the outputs of
 that same run: Flask's `run` is shown by its code lines (not its docstring); `run_simple` blocks and
 the reloader kills the cell; each serving child prints the same debugger PIN, after the reload too;
-the apps are compared in-process and the servers over loopback. And in kernels of our own, the
+the apps are compared in-process and the servers over loopback; Shortly's pieces are displayed
+from the files that define them, not pasted into cells. And in kernels of our own, the
 `Background` helper's processes stop when their cell runs again and when the kernel shuts down.
 (Behaviour only: no timing is asserted.)
 """
@@ -84,6 +85,36 @@ def test_no_click_is_lost_in_a_race(outputs):
     assert sent == counted
 
 
+# Shortly's pieces are shown from the files that define them (notebooks/apps/shortly/), not pasted
+SHOWN = {
+    "show(to_base36, from_base36)": ("def to_base36(", "def from_base36("),
+    "show(validate_url)": ("def validate_url(",),
+    "show(MemoryStorage)": ("class MemoryStorage",),
+    "show(number_or_none, sqlite_connection, SqliteStorage)": ("class SqliteStorage",),
+    "show(RedisStorage)": ("class RedisStorage",),
+    "show(WerkzeugApp)": ("class WerkzeugApp", "def dispatch_request("),
+    "show(storage_from_config)": ("def storage_from_config(",),
+}
+
+
+def test_shortlys_pieces_are_imported_and_shown_not_copied():
+    code = "\n".join(
+        c.source for c in nbformat.read(LESSON, as_version=4).cells if c.cell_type == "code"
+    )
+    for definitions in SHOWN.values():
+        for definition in definitions:
+            assert definition not in code, f"the lesson defines {definition!r} again"
+    assert 'use_app("shortly")' in code and 'Path("apps"' not in code
+
+
+@pytest.mark.timeout(180)
+def test_each_piece_of_shortly_is_displayed_from_its_file(outputs):
+    for cell, definitions in SHOWN.items():
+        shown = output_of(outputs, cell)
+        for definition in definitions:
+            assert definition in shown, (cell, shown[:300])
+
+
 def helper_source(fragment: str) -> str:
     cells = nbformat.read(LESSON, as_version=4).cells
     found = [cell.source for cell in cells if cell.cell_type == "code" and fragment in cell.source]
@@ -118,7 +149,8 @@ def test_background_processes_stop_on_a_rerun_and_when_the_kernel_shuts_down(tmp
             "import os, re, sys, tempfile, time\nfrom pathlib import Path\n"
             "WORK = Path(tempfile.mkdtemp())",
         )
-        run_code(client, helper_source("class Background"))
+        for helper in ("def stop_session(", "def wait_for_output(", "class Background"):
+            run_code(client, helper_source(helper))
         first = text_of(
             run_code(
                 client,

@@ -1,4 +1,6 @@
-"""Step 3: Shortly, the reference answers of solutions/03_werkzeug_lab, on real storage.
+"""Step 3: Shortly on real storage: the reference answers of solutions/03_werkzeug_lab, and the
+one home of Shortly's shared pieces, notebooks/apps/shortly/shortly_parts.py (which the lesson
+shows, the lab imports, and step 4's Flask port, shortly_app.py, is built on).
 
 Every storage test runs on SQLite (a file in tmp_path) and on Redis: a real `redis-server` process
 that this file starts on a free loopback port (keeping nothing on disk) and kills at the end. Where
@@ -16,13 +18,18 @@ import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 from conftest import ROOT, load_answers
 from werkzeug.test import Client
 
+from socket2flask.apps import use_app
 from socket2flask.servers import serve
+
+use_app("shortly")
+import shortly_parts  # noqa: E402 (its folder is on sys.path from the line above)
 
 SHORTLY_DIR = ROOT / "notebooks" / "apps" / "shortly"
 LONG = "https://werkzeug.palletsprojects.com/en/stable/tutorial/"
@@ -130,7 +137,35 @@ def storage(answers, config):
     getattr(app.storage, "close", lambda: None)()
 
 
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def parts_storage(request, tmp_path):
+    """Each storage of shortly_parts, empty."""
+    if request.param == "memory":
+        yield shortly_parts.MemoryStorage()
+        return
+    if request.param == "sqlite":
+        yield shortly_parts.SqliteStorage(tmp_path / "parts.sqlite3")
+        return
+    url = request.getfixturevalue("redis_url")
+    _flush(url)
+    storage = shortly_parts.RedisStorage(url)
+    yield storage
+    storage.close()
+
+
 # -- the storage contract --------------------------------------------------------------------------
+def test_shortly_parts_storages_keep_the_contract(parts_storage):
+    test_storage_contract(parts_storage)
+
+
+def test_shortly_parts_storages_count_every_click_from_many_threads(parts_storage):
+    short_id = parts_storage.insert_url(LONG)
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(parts_storage.insert_url, [LONG + "race"] * 8))
+        list(pool.map(lambda _: parts_storage.increment_clicks(short_id), range(200)))
+    assert len(set(ids)) == 1 and parts_storage.get_clicks(short_id) == 200
+
+
 def test_storage_contract(storage):
     ids = [storage.insert_url(f"https://example.com/{n}") for n in range(40)]
     assert ids[:3] == ["1", "2", "3"] and ids[35] == "10" and ids[-1] == "14"
@@ -285,3 +320,83 @@ def test_templates_render_under_real_flask(answers):
     assert client.get("/static/style.css").status_code == 200
     missing = client.get("/NOPE")
     assert missing.status_code == 404 and "Page not found" in missing.get_data(as_text=True)
+
+
+# -- shortly_parts: ids, URL validation, configuration ------------------------------------------
+def test_ids_in_base_36_and_their_errors():
+    assert [shortly_parts.to_base36(n) for n in (0, 1, 35, 36, 1295, 1296)] == [
+        "0", "1", "z", "10", "zz", "100"
+    ]  # fmt: skip
+    assert all(shortly_parts.from_base36(shortly_parts.to_base36(n)) == n for n in range(3000))
+    assert shortly_parts.from_base36("zzzzzzzzzzzz") == 36**12 - 1
+    for bad in ["", "Z", " 1", "1_0", "-1", "4c\n", "1234567890abc", "é"]:
+        with pytest.raises(ValueError, match=re.escape(repr(bad))):  # the message names the text
+            shortly_parts.from_base36(bad)
+    with pytest.raises(ValueError):
+        shortly_parts.to_base36(-1)
+    converter = shortly_parts.Base36Converter
+    assert all(re.fullmatch(converter.regex, t) for t in ("0", "4c", "z" * 12))
+    assert not any(re.fullmatch(converter.regex, t) for t in ("", "A", "z" * 13, "4c+"))
+
+
+URLS = [
+    "https://palletsprojects.com/p/werkzeug/", "http://127.0.0.1:5000/", "https://[::1]:8080/x",
+    "https://例子.测试/路径", "", "example.com", "ftp://example.com/", "javascript:alert(1)",
+    "http://", "http:///path-only", "https://a.example/x\r\nSet-Cookie: a=b", "https://a.b/\tx",
+    "\x00http://x.example", "http://[::1", "https://" + "a" * 2040, "https://" + "a" * 2041,
+]  # fmt: skip
+
+
+def test_validate_url_checks_and_words_as_the_lab_asks(answers):
+    """The same checks and messages as the lab's reference answer (q4)."""
+    assert [shortly_parts.validate_url(url) for url in URLS] == [
+        answers["validate_url"](url) for url in URLS
+    ]
+    assert shortly_parts.validate_url("") == "Please enter a URL."
+    assert shortly_parts.validate_url(URLS[0]) is None
+
+
+def test_storage_from_config(monkeypatch, tmp_path, redis_url):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    chosen = shortly_parts.storage_from_config({"sqlite_path": tmp_path / "a.sqlite3"})
+    assert isinstance(chosen, shortly_parts.SqliteStorage) and (tmp_path / "a.sqlite3").is_file()
+    fresh = shortly_parts.storage_from_config({})  # a new file in a new temporary folder
+    assert isinstance(fresh, shortly_parts.SqliteStorage) and fresh.path != chosen.path
+    shutil.rmtree(Path(fresh.path).parent)
+
+    class LabStorage(shortly_parts.MemoryStorage):  # lab 03 passes its own SqliteStorage class
+        def __init__(self, path) -> None:
+            super().__init__()
+            self.path = path
+
+    mine = shortly_parts.storage_from_config({"sqlite_path": "x.db"}, sqlite_storage=LabStorage)
+    assert isinstance(mine, LabStorage) and mine.path == "x.db"
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    on_redis = shortly_parts.storage_from_config({"sqlite_path": tmp_path / "b.sqlite3"})
+    assert isinstance(on_redis, shortly_parts.RedisStorage)
+    on_redis.close()
+    no_redis = shortly_parts.storage_from_config({"redis_url": None, "sqlite_path": tmp_path / "c"})
+    assert isinstance(no_redis, shortly_parts.SqliteStorage)
+
+
+def test_shortly_app_runs_from_a_copy_in_another_folder(tmp_path, monkeypatch):
+    """Step 5 copies shortly_app.py where gunicorn's workers import it, and runs in another
+    working directory: its pieces, templates and stylesheet are still found (from the package)."""
+    import importlib.util
+
+    copy = tmp_path / "elsewhere" / "shortly_app.py"
+    copy.parent.mkdir()
+    copy.write_bytes((SHORTLY_DIR / "shortly_app.py").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    spec = importlib.util.spec_from_file_location("shortly_app_copy", copy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = module.create_app({"sqlite_path": tmp_path / "links.sqlite3", "redis_url": None})
+    client = app.test_client()
+    created = client.post("/", data={"url": LONG})
+    assert (created.status_code, created.headers["Location"]) == (302, "/1+")
+    assert client.get("/1").headers["Location"] == LONG
+    assert 'class="clicks">1<' in client.get("/1+").get_data(as_text=True)
+    assert client.get("/static/style.css").status_code == 200
+    assert client.post("/", data={"url": "ftp://x"}).status_code == 400
+    assert client.get("/ZZ").status_code == 404

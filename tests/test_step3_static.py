@@ -22,7 +22,8 @@ from socket2flask.servers import serve
 
 @pytest.fixture
 def site(tmp_path) -> tuple[Path, Path, str]:
-    """(site, site/static, canary): the canary is the content of site/secret.txt, outside static/."""
+    """(site, site/static, canary): the canary is the content of site/secret.txt, outside
+    static/."""
     site = tmp_path.resolve() / "site"
     (site / "static" / "css").mkdir(parents=True)
     (site / "static" / "hello.txt").write_text("hello\n")
@@ -71,7 +72,7 @@ def test_reference_static_files_refuses_every_attack_both_ways(site):
     with serve(app, name="step3-static") as server:
         for path in paths:
             if "%00" in path:
-                continue  # a raw NUL is not a valid request-line byte; the test client sent it above
+                continue  # a raw NUL is no valid request-line byte; the test client sent it above
             with Connection(server.host, server.port, timeout=5) as conn:
                 answer = conn.request("GET", path)
             assert answer.status == 404 and canary.encode() not in answer.body, path

@@ -77,7 +77,8 @@ MUTANTS = [
         "q4_encode_zero_empty",
         "q4_answer",
         old="    while True:\n        number, digit = divmod(number, 36)\n"
-        "        digits = BASE36_DIGITS[digit] + digits\n        if number == 0:\n            return digits",
+        "        digits = BASE36_DIGITS[digit] + digits\n"
+        "        if number == 0:\n            return digits",
         new="    while number > 0:\n        number, digit = divmod(number, 36)\n"
         "        digits = BASE36_DIGITS[digit] + digits\n    return digits",
         why="the usual loop: 0 is encoded as ''",
@@ -113,7 +114,8 @@ MUTANTS = [
     Mutant(
         "q4_urlsplit_not_guarded",
         "q4_answer",
-        old="    try:\n        parts = urlsplit(text)\n        host = parts.hostname\n    except ValueError:\n"
+        old="    try:\n        parts = urlsplit(text)\n        host = parts.hostname\n"
+        "    except ValueError:\n"
         '        return "That is not a valid URL."\n',
         new="    parts = urlsplit(text)\n    host = parts.hostname\n",
         why="trusts urlsplit: an unclosed [ in the host raises ValueError instead of a message",
@@ -129,9 +131,11 @@ MUTANTS = [
     Mutant(
         "q5_one_connection_kept",
         "q5_answer",
-        old="        with sqlite_connection(self.path) as db:   # one statement: atomic, whatever the threads do\n"
+        old="        with sqlite_connection(self.path) as db:"
+        "   # one statement: atomic, whatever the threads do\n"
         "            db.execute(",
         new='        if not hasattr(self, "db"):   # connect once, reuse it\n'
+        "            import sqlite3\n"
         "            self.db = sqlite3.connect(self.path, isolation_level=None)\n"
         "        if True:\n"
         "            self.db.execute(",
@@ -142,21 +146,26 @@ MUTANTS = [
         "q5_answer",
         old="        with sqlite_connection(self.path) as db:\n"
         '            db.execute("INSERT OR IGNORE INTO urls (url) VALUES (?)", (url,))\n'
-        '            (number,) = db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()',
+        '            (number,) = db.execute("SELECT id FROM urls WHERE url = ?", (url,))'
+        ".fetchone()",
         new='        if not hasattr(self, "db"):   # connect once, reuse it\n'
+        "            import sqlite3\n"
         "            self.db = sqlite3.connect(self.path, isolation_level=None)\n"
         '        self.db.execute("INSERT OR IGNORE INTO urls (url) VALUES (?)", (url,))\n'
-        '        (number,) = self.db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()',
+        '        (number,) = self.db.execute("SELECT id FROM urls WHERE url = ?", (url,))'
+        ".fetchone()",
         why="insert_url keeps the connection of the first thread that called it: the server's "
         "other threads fail, and q7's socket answers 500 where the test client got a 302",
     ),
     Mutant(
         "q5_clicks_of_a_malformed_id_raise",
         "q5_answer",
-        old="        try:\n            number = base36_decode(short_id)\n        except ValueError:\n"
+        old="        try:\n            number = base36_decode(short_id)\n"
+        "        except ValueError:\n"
         "            return 0\n        with sqlite_connection(self.path) as db:\n"
         '            row = db.execute("SELECT clicks',
-        new="        number = base36_decode(short_id)\n        with sqlite_connection(self.path) as db:\n"
+        new="        number = base36_decode(short_id)\n"
+        "        with sqlite_connection(self.path) as db:\n"
         '            row = db.execute("SELECT clicks',
         why="get_clicks lets base36_decode's ValueError escape for a malformed id",
     ),
@@ -165,7 +174,8 @@ MUTANTS = [
         "q5_answer",
         old='"CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY, "',
         new='"CREATE TABLE IF NOT EXISTS urls (id INTEGER PRIMARY KEY AUTOINCREMENT, "',
-        why="AUTOINCREMENT counts the ignored insert of a URL stored again: the next new URL skips an id",
+        why="AUTOINCREMENT counts the ignored insert of a URL stored again: "
+        "the next new URL skips an id",
     ),
     Mutant(
         "q5_sql_by_formatting",
@@ -187,14 +197,17 @@ MUTANTS = [
         "q6_answer",
         old='url = request.form.get("url", "").strip()',
         new='url = request.form["url"].strip()',
-        why="request.form['url']: a form without the field is werkzeug's bare 400, without the message",
+        why="request.form['url']: a form without the field is werkzeug's bare 400, "
+        "without the message",
     ),
     Mutant(
         "q6_follow_unknown_id",
         "q6_answer",
-        old="        link_target = self.storage.get_url(short_id)\n        if link_target is None:\n"
+        old="        link_target = self.storage.get_url(short_id)\n"
+        "        if link_target is None:\n"
         "            raise NotFound()\n        self.storage.increment_clicks(short_id)",
-        new="        link_target = self.storage.get_url(short_id)\n        self.storage.increment_clicks(short_id)",
+        new="        link_target = self.storage.get_url(short_id)\n"
+        "        self.storage.increment_clicks(short_id)",
         why="follows an unknown id: redirect(None) crashes instead of a 404",
     ),
     Mutant(
