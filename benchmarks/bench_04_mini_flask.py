@@ -1,6 +1,7 @@
 """Step 4: what a framework costs per request: bare WSGI, a werkzeug app, the mini-Flask, Flask.
 
-The mini-Flask is the reference answer of solutions/04_mini_flask_lab.ipynb, loaded in this process.
+The mini-Flask is lesson 04's framework (its cells tagged "miniflask", which are also lab 04's
+reference answers), loaded in this process as a module.
 Dispatch cost: `app(environ, start_response)` called directly with an environ built once (no
 network), timed as in the lesson (section 8): this thread's CPU time with the garbage collector
 paused, in many short rounds that visit every app in a rotating order, the first round dropped;
@@ -30,11 +31,10 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 from werkzeug.wrappers import Request, Response  # noqa: E402
 
 from socket2flask import plots, probe  # noqa: E402
-from socket2flask.grading.notebook import load_answers  # noqa: E402
+from socket2flask.labtools.step4 import lesson_module  # noqa: E402
 from socket2flask.servers import serve  # noqa: E402
 
 TITLE = "mini-Flask vs Flask: dispatch cost per request, and over loopback"
-SOLUTION = Path(__file__).resolve().parent.parent / "solutions" / "04_mini_flask_lab.ipynb"
 ROUTES = {
     "/": "a str",
     "/user/42": "an <int:> converter",
@@ -181,11 +181,10 @@ def plot_dispatch(costs: dict[str, dict[str, float]], out: Path) -> None:
 
 
 def run(report: list[str], quick: bool, out: Path) -> None:
-    answers = load_answers(SOLUTION)
     apps = {
         "bare WSGI": bare_wsgi,
         "werkzeug app": werkzeug_app,
-        "mini-Flask": same_routes(answers["Flask"]),
+        "mini-Flask": same_routes(lesson_module().Flask),
         "Flask": same_routes(flask.Flask),
     }
     for name in ("mini-Flask", "Flask"):
@@ -201,10 +200,9 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         "",
         "`app(environ, start_response)` with a prebuilt environ, timed on this thread's CPU clock "
         f"(wall clock on Windows) with the garbage collector paused: {rounds} rounds of {n} calls "
-        "per app and route, each "
-        "round visiting every app in a rotating order (a warm-up round dropped). Times are medians; "
-        "ratios are the median of the per-round ratios, with their quartiles. The mini-Flask is "
-        "the solution of lab 04.",
+        "per app and route, each round visiting every app in a rotating order (a warm-up round "
+        "dropped). Times are medians; ratios are the median of the per-round ratios, with their "
+        "quartiles. The mini-Flask is lesson 04's framework (lab 04's reference answers).",
         "",
         "| route | bare WSGI | werkzeug app | mini-Flask | Flask | mini-Flask / Flask | "
         "werkzeug app / Flask |",
@@ -217,7 +215,8 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         report.append(
             f"| `GET {path}` ({ROUTES[path]}) | "
             + " | ".join(plots.duration(by_app[name]) for name in apps)
-            + f" | {ratio:.2f}× ({low:.2f}-{high:.2f}) | {w_ratio:.2f}× ({w_low:.2f}-{w_high:.2f}) |"
+            + f" | {ratio:.2f}× ({low:.2f}-{high:.2f})"
+            + f" | {w_ratio:.2f}× ({w_low:.2f}-{w_high:.2f}) |"
         )
         progress(
             f"dispatch {path}: "
@@ -233,9 +232,9 @@ def run(report: list[str], quick: bool, out: Path) -> None:
     report += [
         "",
         f"All four routes together: mini-Flask / Flask = **{overall:.2f}×** (median of the "
-        f"rounds; the aim: ≤ 0.5×; worst single route {worst:.2f}×). The mini-Flask does not bind the "
-        "URL map to each request and has no signals, sessions, blueprints or async support; Flask "
-        "pays for all of them on every request.",
+        f"rounds; the aim: ≤ 0.5×; worst single route {worst:.2f}×). The mini-Flask does not "
+        "bind the URL map to each request and has no signals, sessions, blueprints or async "
+        "support; Flask pays for all of them on every request.",
         "",
         "![dispatch](mini_flask_dispatch.png)",
         "",

@@ -1,6 +1,21 @@
-"""Wrong answers to lab 04 (the mini-Flask), as learners write them."""
+"""Wrong answers to lab 04 (the mini-Flask), as learners write them.
+
+Lab 04's reference answers are lesson 04's own cells: each answer cell of the solution runs them
+(`run_lesson_cells`, socket2flask.labtools.step4). A wrong answer is that code as a learner writes
+it, with one mistake: `written()` puts the lesson's code, so changed, in place of the call. The
+answers that are not lesson code (q8, q9) change the solution's own text, as in the other labs."""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
 
 from mutants import Mutant
+from socket2flask.grading.notebook import BEGIN_SOLUTION, END_SOLUTION, grading, read
+from socket2flask.labtools.step4 import lesson_source
+
+SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "04_mini_flask_lab.ipynb"
 
 # The naive "current request": one module global that every thread shares (what lesson 04's
 # section on contexts shows breaking under concurrent requests).
@@ -23,177 +38,200 @@ _request_var = SharedVar()
 request = LocalProxy(lambda: _request_var.get())
 '''
 
+
+@cache
+def reference(cell: str) -> tuple[str, str]:
+    """Answer cell `cell`'s solution (the call that runs lesson 04's cells), and their code."""
+    [source] = [c.source for c in read(SOLUTION).cells if grading(c).get("grade_id") == cell]
+    solution = source.split(BEGIN_SOLUTION + "\n", 1)[1].split(END_SOLUTION, 1)[0]
+    [call] = [
+        node
+        for node in ast.walk(ast.parse(solution))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "run_lesson_cells"
+    ]
+    return solution, lesson_source(*(argument.value for argument in call.args[1:]))
+
+
+def written(name: str, cell: str, old: str, new: str, why: str) -> Mutant:
+    """A learner's answer to `cell`: the lesson's code for it, with `old` (there once) as `new`."""
+    solution, code = reference(cell)
+    if code.count(old) != 1:
+        raise LookupError(f"{name}: {old!r} is {code.count(old)} times in {cell}'s lesson code")
+    return Mutant(name, cell, old=solution, new=code.replace(old, new), why=why)
+
+
 MUTANTS = [
     # q1: the contexts
-    Mutant(
+    written(
         "request_in_a_global",
         "q1_answer2",
-        old='current_app: "App" = LocalProxy(',
-        new=GLOBAL_REQUEST + 'current_app: "App" = LocalProxy(',
-        why="the request kept in a module global, as before the lesson's section on contexts: "
+        "            _app_var.reset(self._token)",
+        "            _app_var.reset(self._token)\n" + GLOBAL_REQUEST,
+        "the request kept in a module global, as before the lesson's section on contexts: "
         "concurrent requests read each other's request",
     ),
-    Mutant(
+    written(
         "pop_sets_none",
         "q1_answer2",
-        old="_app_var.reset(self._token)",
-        new="_app_var.set(None)",
-        why="pop() clears the variable instead of restoring the outer context: nested contexts break",
+        "_app_var.reset(self._token)",
+        "_app_var.set(None)",
+        "pop() clears the variable instead of restoring the outer context: nested contexts break",
     ),
-    Mutant(
+    written(
         "teardown_appcontext_in_registration_order",
         "q1_answer2",
-        old="for function in reversed(self.app.teardown_appcontext_funcs):",
-        new="for function in self.app.teardown_appcontext_funcs:",
-        why="the statement says last registered first; the learner loops in list order",
+        "for function in reversed(self.app.teardown_appcontext_funcs):",
+        "for function in self.app.teardown_appcontext_funcs:",
+        "the statement says last registered first; the learner loops in list order",
     ),
-    Mutant(
+    written(
         "endpoint_without_none_check",
         "q1_answer",
-        old="return self.url_rule.endpoint if self.url_rule else None",
-        new="return self.url_rule.endpoint",
-        why="Request.endpoint before routing (or on a 404) raises AttributeError instead of giving None",
+        "return self.url_rule.endpoint if self.url_rule else None",
+        "return self.url_rule.endpoint",
+        "Request.endpoint before routing (or on a 404) raises AttributeError instead of giving "
+        "None",
     ),
     # q2: what an app records
-    Mutant(
+    written(
         "route_without_return_view",
         "q2_answer",
-        old="            return view\n",
-        new="",
-        why="the decorator registers the view but forgets to return it: the name becomes None",
+        "            return view\n",
+        "",
+        "the decorator registers the view but forgets to return it: the name becomes None",
     ),
-    Mutant(
+    written(
         "http_exception_class_under_none",
         "q2_answer2",
-        old="code = exception.code if issubclass(exception, HTTPException) else None",
-        new="code = None",
-        why="@errorhandler(NotFound) filed under None, not under 404",
+        "code = exception.code if issubclass(exception, HTTPException) else None",
+        "code = None",
+        "@errorhandler(NotFound) filed under None, not under 404",
     ),
-    Mutant(
+    written(
         "rule_options_dropped",
         "q2_answer",
-        old='methods=methods | {"OPTIONS"}, **options)',
-        new='methods=methods | {"OPTIONS"})',
-        why="**options accepted but never passed on to Rule: strict_slashes=False is lost",
+        'methods=methods | {"OPTIONS"}, **options)',
+        'methods=methods | {"OPTIONS"})',
+        "**options accepted but never passed on to Rule: strict_slashes=False is lost",
     ),
-    Mutant(
+    written(
         "endpoint_taken_even_by_the_same_view",
         "q2_answer",
-        old="if self.view_functions.setdefault(endpoint, view_func) is not view_func:",
-        new="if endpoint in self.view_functions or self.view_functions.setdefault(endpoint, view_func) is not view_func:",
-        why="any second rule for an endpoint refused, even with the same view (two @app.route on one view)",
+        "if self.view_functions.setdefault(endpoint, view_func) is not view_func:",
+        "if endpoint in self.view_functions"
+        " or self.view_functions.setdefault(endpoint, view_func) is not view_func:",
+        "any second rule for an endpoint refused, even with the same view (two @app.route on one "
+        "view)",
     ),
     # q3: what a view may return
-    Mutant(
+    written(
         "str_status_loses_reason",
         "q3_answer",
-        old='rv.status = status            # "418 I\'m a teapot"',
-        new="rv.status_code = int(status.split()[0])",
-        why="a str status turned into an int: its own reason phrase is lost",
+        'rv.status = status            # "418 I\'m a teapot"',
+        "rv.status_code = int(status.split()[0])",
+        "a str status turned into an int: its own reason phrase is lost",
     ),
-    Mutant(
+    written(
         "two_tuple_always_status",
         "q3_answer",
-        old="elif len(rv) == 2 and isinstance(rv[1], (Headers, dict, tuple, list)):",
-        new="elif False:",
-        why="a 2-tuple read as (body, status) even when the second item is headers",
+        "if len(rv) == 2 and isinstance(rv[1], (Headers, dict, tuple, list)):",
+        "if False:",
+        "a 2-tuple read as (body, status) even when the second item is headers",
     ),
     # q4: exceptions become responses
-    Mutant(
+    written(
         "never_propagate",
         "q4_answer",
-        old='if propagate if propagate is not None else (self.config["TESTING"] or self.debug):',
-        new="if propagate:",
-        why="PROPAGATE_EXCEPTIONS None taken as false: TESTING and debug mode ignored",
+        'propagate = self.config["TESTING"] or self.debug',
+        "propagate = False",
+        "PROPAGATE_EXCEPTIONS None taken as false: TESTING and debug mode ignored",
     ),
-    Mutant(
+    written(
         "handlers_for_exact_class_only",
         "q4_answer",
-        old="for cls in type(e).__mro__:",
-        new="for cls in (type(e),):",
-        why="a handler found for the exception's own class only, not its base classes",
+        "for cls in type(e).__mro__:",
+        "for cls in (type(e),):",
+        "a handler found for the exception's own class only, not its base classes",
     ),
-    Mutant(
+    written(
         "redirects_go_to_handlers",
         "q4_answer",
-        old="if e.code is None or isinstance(e, RoutingException):",
-        new="if e.code is None:",
-        why="the redirect to the URL with a slash is given to the HTTPException handler",
+        "if e.code is None or isinstance(e, RoutingException):",
+        "if e.code is None:",
+        "the redirect to the URL with a slash is given to the HTTPException handler",
     ),
     # q5: the life of a request
-    Mutant(
+    written(
         "request_not_reset",
         "q5_answer",
-        old="                _request_var.reset(token)\n",
-        new="",
-        why="the request stays bound in the thread after its response",
+        "            _request_var.reset(self._token)\n",
+        "",
+        "the request stays bound in the thread after its response",
     ),
-    Mutant(
+    written(
         "routing_error_before_hooks",
         "q5_answer",
-        old="            except HTTPException as e:    # raised in dispatch_request, after before_request hooks\n"
         "                req.routing_exception = e",
-        new="            except HTTPException as e:    # raised in dispatch_request, after before_request hooks\n"
         "                raise",
-        why="a 404 escapes wsgi_app before the before_request hooks and the error handlers",
+        "a 404 escapes wsgi_app before the before_request hooks and the error handlers",
     ),
-    Mutant(
+    written(
         "after_request_in_registration_order",
         "q5_answer2",
-        old="for function in reversed(self.after_request_funcs):",
-        new="for function in self.after_request_funcs:",
-        why="after_request hooks in list order, not the last registered first",
+        "for function in reversed(self.after_request_funcs):",
+        "for function in self.after_request_funcs:",
+        "after_request hooks in list order, not the last registered first",
     ),
     # q6: the helpers
-    Mutant(
+    written(
         "redirect_ignores_code",
-        "q6_answer",
-        old="return werkzeug_redirect(location, code, Response=Response)",
-        new="return werkzeug_redirect(location, 302, Response=Response)",
-        why="redirect(url, 301) still answers 302",
+        "q6_answer2",
+        "return werkzeug_redirect(location, code, Response=Response)",
+        "return werkzeug_redirect(location, 302, Response=Response)",
+        "redirect(url, 301) still answers 302",
     ),
-    Mutant(
+    written(
         "url_for_ignores_prefix",
         "q6_answer",
-        old="adapter, external = req.url_adapter, bool(_external)",
-        new="adapter, external = current_app.url_map.bind(req.host), bool(_external)",
-        why="url_for binds the map to the host alone: an app under /shop builds URLs without /shop",
+        "adapter, external = req.url_adapter, bool(_external)",
+        "adapter, external = current_app.url_map.bind(req.host), bool(_external)",
+        "url_for binds the map to the host alone: an app under /shop builds URLs without /shop",
     ),
-    Mutant(
+    written(
         "make_response_first_argument_only",
-        "q6_answer",
-        old='return current_app.make_response(args if len(args) > 1 else args[0] if args else "")',
-        new="return current_app.make_response(args[0])",
-        why='make_response("made", 201, headers) drops the status and the headers',
+        "q6_answer2",
+        "return current_app.make_response(args)   # a tuple",
+        "return current_app.make_response(args[0])   # a tuple",
+        'make_response("made", 201, headers) drops the status and the headers',
     ),
     # q7: the app
-    Mutant(
+    written(
         "port_zero_becomes_5000",
         "q7_answer",
-        old="port = int(port) if port or port == 0 else int(server_port or 5000)",
-        new="port = int(port or server_port or 5000)",
-        why="run(port=0) falls through `or` to 5000",
+        "port = int(port) if port or port == 0 else int(server_port or 5000)",
+        "port = int(port or server_port or 5000)",
+        "run(port=0) falls through `or` to 5000",
     ),
-    Mutant(
+    written(
         "debug_overrides_given_options",
         "q7_answer",
-        old='options.setdefault("use_reloader", self.debug)',
-        new='options["use_reloader"] = self.debug',
-        why="run(debug=True, use_reloader=False) still starts the reloader",
+        'options.setdefault("use_reloader", self.debug)',
+        'options["use_reloader"] = self.debug',
+        "run(debug=True, use_reloader=False) still starts the reloader",
     ),
-    Mutant(
+    written(
         "binds_every_interface",
         "q7_answer",
-        old='host = host or server_host or "127.0.0.1"',
-        new='host = host or "0.0.0.0"',
-        why="run() listens on every interface by default (and ignores SERVER_NAME)",
+        'host = host or server_host or "127.0.0.1"',
+        'host = host or "0.0.0.0"',
+        "run() listens on every interface by default (and ignores SERVER_NAME)",
     ),
-    Mutant(
+    written(
         "no_autoescape",
         "q7_answer2",
-        old='autoescape=select_autoescape(["html", "htm", "xml", "xhtml", "svg"]))',
-        new="autoescape=False)",
-        why="Jinja2's own default: templates do not escape, a user's <script> goes out as it is",
+        'autoescape=select_autoescape(["html", "htm", "xml", "xhtml", "svg"]))',
+        "autoescape=False)",
+        "Jinja2's own default: templates do not escape, a user's <script> goes out as it is",
     ),
     # q8: Flask's API
     Mutant(
