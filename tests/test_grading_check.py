@@ -510,6 +510,41 @@ check("q2", uses={"q1": "read"})
     assert "q2 uses your `read` from q1: run q1's check first." in capsys.readouterr().out
 
 
+@pytest.mark.timeout(20)
+def test_a_name_missing_in_a_helper_of_the_test_cell_says_to_run_the_cells_above(kernel, capsys):
+    """After a restart, a given cell not run again: the test cell's helper meets a NameError. That
+    is "not answered yet", naming what is missing, not an error blamed on the learner."""
+    run_cell(
+        """
+def environ_of(raw):
+    return read_request(raw)
+def test_reads():
+    expect(environ_of(b"x"), b"x")
+check("q1")
+""",
+        kernel,
+    )
+    printed = capsys.readouterr().out
+    assert printed.startswith("q1: not answered yet."), printed
+    assert "`read_request` is not defined: if you wrote it, run the cells above first" in printed
+
+
+@pytest.mark.timeout(20)
+def test_a_question_not_answered_because_of_an_earlier_stub_names_it(kernel, capsys):
+    run_cell("def read(data):\n    raise NotImplementedError()\n", kernel)  # q1: a stub
+    run_cell("def test_read():\n    expect(read(b'a'), b'a')\ncheck('q1')", kernel)
+    run_cell("def serve_one(data):\n    return read(data) + b'!'\n", kernel)  # q2: answered
+    capsys.readouterr()
+    run_cell(
+        "def test_serve_one():\n    expect(serve_one(b'a'), b'a!')\n"
+        "check('q2', uses={'q1': 'read'})",
+        kernel,
+    )
+    printed = capsys.readouterr().out
+    assert printed.startswith("q2: not answered yet."), printed
+    assert "q2 uses your `read` from q1, which is not answered yet: answer q1 first." in printed
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("person", [True, False], ids=["jupyterlab", "nbgrader-like"])
 def test_a_failed_check_raises_only_where_no_person_reads_it(person, tmp_path):

@@ -196,8 +196,11 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
         test.__code__.co_filename,
         test.__name__,
     )
-    if isinstance(error, NotImplementedError) or (isinstance(error, NameError) and in_test):
-        return Outcome(about, NOT_ANSWERED, "not answered yet")  # a stub, or a name not defined yet
+    in_tests_cell = last is not None and last.filename == test.__code__.co_filename
+    if isinstance(error, NotImplementedError):
+        return Outcome(about, NOT_ANSWERED, "not answered yet")  # a stub
+    if isinstance(error, NameError) and in_tests_cell:  # the test, or a helper in its cell
+        return Outcome(about, NOT_ANSWERED, f"`{error.name}` is not defined")
     if isinstance(error, AssertionError) and in_test:
         return Outcome(
             about, FAILED, "\n".join([str(error) or f"this was false: {last.line}", *tail])
@@ -220,9 +223,22 @@ def _failing_prerequisites(
     question: str, outcomes: list[Outcome], uses: dict[str, str]
 ) -> list[str]:
     """When a question fails, the earlier answers it calls that fail their own tests (run again now,
-    since the learner may have changed them), or have not been checked yet."""
-    if _headline(outcomes).startswith(("passed", "not answered")):
+    since the learner may have changed them), or have not been checked yet; when it is not
+    answered, those that are not answered either (a stub of q5 inside q6's answer)."""
+    headline = _headline(outcomes)
+    if headline.startswith("passed"):
         return []
+    if headline == "not answered yet":
+        return [
+            f"{question} uses your `{name}` from {earlier}, which is not answered yet: "
+            f"answer {earlier} first."
+            for earlier, name in uses.items()
+            if earlier in _checked
+            and all(
+                _run(test, _checked[earlier][1]).status == NOT_ANSWERED
+                for test in _checked[earlier][0]
+            )
+        ]
     lines = []
     for earlier, name in uses.items():
         if earlier not in _checked:
@@ -243,9 +259,16 @@ def _report(question: str, outcomes: list[Outcome], first: Iterable[str] = ()) -
     if not outcomes:
         return f"{question}: no tests found: define functions named test_... in this cell."
     if _headline(outcomes) == "not answered yet":
-        return (
+        lines = [
             f"{question}: not answered yet. Write your answer above, run it, then this cell again."
-        )
+        ]
+        undefined = sorted({o.message for o in outcomes if o.message.endswith("is not defined")})
+        if undefined:  # a cell above was not run (after a restart), or a name is misspelt
+            lines.append(
+                f"  {', '.join(undefined)}: if you wrote it, run the cells above first "
+                "(Run > Run All Above)."
+            )
+        return "\n".join(lines + [f"  {line}" for line in first])
     lines = [f"{question}: {_headline(outcomes)}", *(f"  {line}" for line in first)]
     for o in outcomes:
         first, *details = o.message.split("\n")
