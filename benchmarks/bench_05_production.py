@@ -1,7 +1,8 @@
 """Step 5: every server of the course on the same trivial app, throughput and p99 against the number
 of concurrent clients, as ratios against waitress measured in the same run.
 
-The servers: the step-1 and step-2 reference servers (the labs' answers, loaded in-process),
+The servers: the step-1 and step-2 reference servers (the labs' answers, in-process: step 1's from
+the module `make labs` generates from lab 01's solution, step 2's loaded from its notebook),
 wsgiref (one request at a time, and threaded), werkzeug's development server, waitress (4 threads)
 and gunicorn (2 pre-forked sync workers, in processes of their own). All are probed with the raw
 keep-alive client, level by level, every server in turn at each level, so that a busy moment of the
@@ -18,6 +19,7 @@ from common import hello_app, highlight, progress, start
 
 from socket2flask import plots, probe
 from socket2flask.grading.notebook import load_answers
+from socket2flask.reference import step1
 from socket2flask.servers import Server, serve
 
 TITLE = "step 5: the course's own servers and the production ones, against concurrency"
@@ -33,11 +35,7 @@ def hello(request: object) -> tuple[int, list[tuple[str, str]], bytes]:
 def contenders(out: Path) -> dict[str, Server]:
     """Every server, each answering `hello` (gunicorn only where fork() exists)."""
     running = {
-        "step 1 (lab 01)": serve(
-            load_answers(SOLUTIONS / "01_raw_socket_lab.ipynb")["make_handler"](hello),
-            kind="socket",
-            name="bench5 step 1",
-        ),
+        "step 1 (lab 01)": serve(step1.make_handler(hello), kind="socket", name="bench5 step 1"),
         "step 2 (lab 02)": serve(
             load_answers(SOLUTIONS / "02_wsgi_lab.ipynb")["make_handler"](hello_app),
             kind="socket",

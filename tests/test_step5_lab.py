@@ -8,10 +8,14 @@ the wrong answer cell and the question's test cell, then the right answer again.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 from conftest import ROOT, load_answers
 from kernels import kernel, run_code, text_of
+
+from socket2flask.grading.notebook import read
 
 LAB = ROOT / "solutions" / "05_production_lab.ipynb"
 
@@ -114,9 +118,9 @@ WRONG_ANSWERS = [
     ),
     (
         "q2",
-        "step 1's global limit patched instead",
+        "step 1's module-wide limit patched instead",
         "handle_connection(LimitedConnection(conn, max_request_bytes, request_timeout), addr, app)",
-        'globals()["MAX_BODY_BYTES"] = max_request_bytes\n        handle_connection(conn, addr, app)',
+        "step1.MAX_BODY_BYTES = max_request_bytes\n        handle_connection(conn, addr, app)",
         "q2: failed",
     ),
     # q3 GracefulServer.shutdown
@@ -243,40 +247,43 @@ def test_every_wrong_answer_changes_the_reference_answer():
         )
 
 
-def test_the_given_step_1_server_is_lab_01s_reference_answer_unchanged():
-    """Every function, class and constant of lab 01's answers (but echo_app, which lab 05 does not
-    need) appears, to the character, in lab 05's given cells."""
+def test_the_step_1_server_is_lab_01s_reference_answer_imported_not_copied():
+    """Lab 05 says its step-1 server is lab 01's reference answer, unchanged: it imports it from
+    the module generated from lab 01's solution (fresh), and defines none of it itself."""
     import ast
 
-    def grading(cell) -> dict:
-        return cell.metadata.get("nbgrader", {})
+    from socket2flask.grading.labs import reference_module
+    from socket2flask.reference import step1
 
-    given = "\n".join(
-        c.source
-        for c in nbformat.read(LAB, as_version=4).cells
-        if grading(c).get("grade_id", "").startswith("given_step1")
+    solution_01 = ROOT / "solutions" / "01_raw_socket_lab.ipynb"
+    generated = reference_module(read(solution_01), solution_01.name)
+    assert Path(step1.__file__).read_text(encoding="utf-8") == generated, (
+        "src/socket2flask/reference/step1.py is stale: run `make labs`"
     )
-    missing = []
-    for cell in nbformat.read(ROOT / "solutions" / "01_raw_socket_lab.ipynb", as_version=4).cells:
-        if cell.cell_type == "code" and grading(cell).get("solution"):
-            source = "\n".join(
-                line
-                for line in cell.source.splitlines()
-                if not line.strip().startswith(
-                    ("### BEGIN SOLUTION", "### END SOLUTION", "### STUB")
-                )
-            )
-            for node in ast.parse(source).body:
-                if (
-                    isinstance(node, (ast.Import, ast.ImportFrom))
-                    or getattr(node, "name", "") == "echo_app"
-                ):
-                    continue
-                if ast.get_source_segment(source, node) not in given:
-                    missing.append(getattr(node, "name", ast.get_source_segment(source, node)[:60]))
-    assert not missing, (
-        f"lab 01's reference answers changed; regenerate lab 05's given cells: {missing}"
-    )
+    defined_by_step1 = {
+        node.name
+        for node in ast.parse(generated).body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+    }
+    imported, defined = set(), set()
+    for cell in nbformat.read(LAB, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and node.module == "socket2flask.reference.step1":
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not is_test_cell(cell):
+                defined.add(node.name)
+    assert imported == {"HTTPError", "handle_connection"}, imported
+    assert all(hasattr(step1, name) for name in imported), imported
+    assert not defined & defined_by_step1, f"lab 05 copies step 1's {defined & defined_by_step1}"
+    given = "\n".join(c.source for c in nbformat.read(LAB, as_version=4).cells)
+    assert "Given (lab 01's reference answer, unchanged)" in given
+    assert "inspect.getsource(step1." in given  # shown where it matters, not pasted
+
+
+def is_test_cell(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("grade"))
 
 
 def test_load_answers_gives_the_reference_code_with_the_given_step_1_server():
@@ -292,7 +299,8 @@ def test_load_answers_gives_the_reference_code_with_the_given_step_1_server():
         "choose_server",
         "defend",
         "handle_connection",
-        "make_handler",
+        "HTTPError",
+        "ConnectionServer",
     ):
         assert callable(answers[name]), name
     assert answers["choose_server"]() == (
@@ -317,13 +325,19 @@ def test_the_solution_passes_and_plausible_wrong_answers_fail_with_a_helpful_ver
     given = "\n\n\n".join(
         c.source
         for c in cells
-        if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("given_step1")
+        if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("given_")
     )
+    # step 1's module constants, put back after each wrong answer (one of them patches them)
+    keep_step1 = (
+        "from socket2flask.reference import step1 as _step1\n"
+        "_constants = {k: v for k, v in vars(_step1).items() if k.isupper()}"
+    )
+    restore_step1 = "vars(_step1).update(_constants)"
     missed = []
     with kernel(tmp_path, tmp_path) as client:
-        for (
-            cell
-        ) in cells:  # the whole solution once (not the plot and the score): every question passes
+        run_code(client, keep_step1)
+        # the whole solution once (not the plot and the score): every question passes
+        for cell in cells:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader"):
                 output = text_of(run_code(client, cell.source))
                 question = cell.metadata["nbgrader"]["grade_id"]
@@ -333,9 +347,8 @@ def test_the_solution_passes_and_plausible_wrong_answers_fail_with_a_helpful_ver
             verdict = text_of(run_code(client, tests[question]))
             if f"{question}: failed" not in verdict or shown not in verdict:
                 missed.append(f"{question}, {what} (looked for {shown!r}):\n{verdict[-1500:]}")
-            run_code(
-                client, given
-            )  # step 1's constants as given (a wrong answer may have changed them)
+            run_code(client, restore_step1)  # a wrong answer may have changed them
+            run_code(client, given)
             run_code(client, answers[question])  # the right answer again, for the next ones
         run_code(client, "from socket2flask.servers import stop_all\nstop_all()")
     assert not missed, (

@@ -5,7 +5,9 @@ we read the outputs of that same run: Shortly runs on the mini-Flask under six s
 and keep-alive facts, the GIL, who stalls and who times out under slow clients, what the reverse
 proxy and ProxyFix make of honest and lying clients, and gunicorn's graceful and quick shutdowns.
 Behaviour only: no timing is asserted except bounds that hold by construction (a server that serves
-one connection at a time cannot answer before the slow clients leave).
+one connection at a time cannot answer before the slow clients leave; 2 sync workers cannot serve
+more than 2 requests of 10 ms at a time), and generous sanity limits on what the machine measures
+(it is shared: its numbers move by half from one run to the next).
 """
 
 from __future__ import annotations
@@ -108,16 +110,17 @@ def test_the_backlog_numbers_are_the_libraries_own(outputs):
 def test_two_threads_never_keep_more_than_one_core_busy(outputs):
     text = output_of(outputs, "def in_threads(")
     busy = [float(value) for value in re.findall(r"([\d.]+) cores busy on average", text)]
-    assert len(busy) == 2 and busy[1] < 1.25, text  # the GIL: one thread runs Python at a time
+    # the GIL: one thread runs Python at a time (a sanity limit: the system's own work adds some)
+    assert len(busy) == 2 and busy[1] < 1.5, text
 
 
 @pytest.mark.timeout(300)
 def test_io_bound_handlers_scale_with_threads_and_sync_workers_stop_at_two(outputs):
     text = output_of(outputs, "gil: dict[str")
-    rows = {
-        label.strip(): (float(x), float(four))
-        for label, x, _, four in re.findall(
-            r"^(.+?)\s+[\d,]+/s ->\s+[\d,]+/s\s+([\d.]+)x\s+([\d.]+) -> ([\d.]+)$", text, re.M
+    rows = {  # label: (requests/s at 4 clients, speed-up from 1 to 4, cores busy at 4)
+        label.strip(): (float(rps.replace(",", "")), float(x), float(four))
+        for label, rps, x, _, four in re.findall(
+            r"^(.+?)\s+[\d,]+/s ->\s+([\d,]+)/s\s+([\d.]+)x\s+([\d.]+) -> ([\d.]+)$", text, re.M
         )
     }
     assert set(rows) == {
@@ -126,14 +129,16 @@ def test_io_bound_handlers_scale_with_threads_and_sync_workers_stop_at_two(outpu
         "io: waitress, 4 threads",
         "io: gunicorn, 2 processes",
     }
-    assert rows["io: waitress, 4 threads"][0] > 2.0  # four sleeping threads wait together
-    assert rows["io: gunicorn, 2 processes"][0] < 3.2  # two sync workers, one request each
-    assert rows["cpu: waitress, 4 threads"][1] < 1.5  # the GIL: one core at most, whatever the load
+    # Four sleeping threads wait together: about 4x, and never below 1.5x unless they queued.
+    assert rows["io: waitress, 4 threads"][1] > 1.5
+    # Two sync workers, one 10 ms request each at a time: 200 requests/s at most, by construction.
+    assert rows["io: gunicorn, 2 processes"][0] <= 250
+    assert rows["cpu: waitress, 4 threads"][2] < 1.5  # the GIL: one core at most, whatever the load
     verdicts = output_of(outputs, 'threads = busy["cpu: waitress, 4 threads"][4]')
     assert "cores busy -> about one core at most: the threads took turns" in verdicts
     assert re.search(
-        r"^CPU-bound, 2 processes: [\d.]+ cores busy -> this run: (two cores' worth|between one and "
-        r"two cores|about one core's worth|less than one core's worth)",
+        r"^CPU-bound, 2 processes: [\d.]+ cores busy -> this run: (two cores' worth|"
+        r"between one and two cores|about one core's worth|less than one core's worth)",
         verdicts,
         re.M,
     )
@@ -235,7 +240,9 @@ def test_graceful_shutdown_finishes_the_request_and_a_quick_one_does_not(outputs
     assert re.search(r"the request in flight\s+200 'done'", term)
     assert re.search(r'"GET /slow\?0\.5 HTTP/1\.1" 200 4 ', term)  # gunicorn's access log line
     assert not re.search(r"the request in flight\s+200", interrupt)
-    assert "a new request, 0.1 s later   ConnectionError" in term
+    # Refused once gunicorn has begun to stop; 0.1 s after the signal it usually has, but a busy
+    # machine may not have delivered it yet: then the request is served. Either is said plainly.
+    assert re.search(r"^a new request, 0\.1 s later\s+(ConnectionError|200 'done')", term, re.M)
 
 
 @pytest.mark.timeout(300)

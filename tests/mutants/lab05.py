@@ -16,14 +16,16 @@ MUTANTS = [
         "q1_answer",
         old='entries = [entry.strip() for entry in (header or "").split(",") if entry.strip()]',
         new='entries = [entry.strip() for entry in (header or "").split(",")]',
-        why="split and strip, but a trailing or doubled comma leaves an empty entry that is counted",
+        why="split and strip, but a trailing or doubled comma leaves an empty entry that is "
+        "counted",
     ),
     Mutant(
         "q1_too_few_entries_take_the_leftmost",
         "q1_answer",
         old="return entries[-self.proxies] if len(entries) >= self.proxies else None",
         new="return entries[max(-self.proxies, -len(entries))] if entries else None",
-        why="clamps the index instead of refusing: with 2 proxies and 1 entry, the client's own claim wins",
+        why="clamps the index instead of refusing: with 2 proxies and 1 entry, the client's own "
+        "claim wins",
     ),
     Mutant(
         "q1_zero_proxies_not_special",
@@ -38,14 +40,24 @@ MUTANTS = [
         "q2_answer",
         old="self.received, self.deadline = 0, None",
         new="self.deadline = None",
-        why="resets the deadline after a response but not the byte count: keep-alive uploads add up",
+        why="resets the deadline after a response but not the byte count: keep-alive uploads "
+        "add up",
     ),
     Mutant(
         "q2_deadline_from_connect",
         "q2_answer",
         old="self.deadline: float | None = None",
         new="self.deadline: float | None = time.monotonic() + request_timeout",
-        why="starts the deadline when the connection opens: a client that waits before its request gets 408",
+        why="starts the deadline when the connection opens: a client that waits before its "
+        "request gets 408",
+    ),
+    Mutant(
+        "q2_deadline_per_connection",
+        "q2_answer",
+        old="self.received, self.deadline = 0, None",
+        new="self.received = 0",
+        why="resets the byte count after a response but not the deadline: kept-alive requests "
+        "share one",
     ),
     Mutant(
         "q2_limit_itself_refused",
@@ -58,19 +70,22 @@ MUTANTS = [
         "q2_limits_in_module_globals",
         "q2_answer",
         old="    def handler(conn: socket.socket, addr: Any) -> None:\n"
-        "        handle_connection(LimitedConnection(conn, max_request_bytes, request_timeout), addr, app)",
+        "        handle_connection("
+        "LimitedConnection(conn, max_request_bytes, request_timeout), addr, app)",
         new="    global LIMITS\n"
         "    LIMITS = (max_request_bytes, request_timeout)\n\n"
         "    def handler(conn: socket.socket, addr: Any) -> None:\n"
         "        handle_connection(LimitedConnection(conn, *LIMITS), addr, app)",
-        why="step 1's style, module constants: the last limited_handler made sets the limits of all",
+        why="step 1's style, module constants: the last limited_handler made sets the limits of "
+        "all",
     ),
     Mutant(
         "q2_limit_enforced_while_draining",
         "q2_answer",
         old="if self.refused:\n            return self.conn.recv(size)",
         new="if False:\n            return self.conn.recv(size)",
-        why="keeps counting after its own 413: the client's leftover bytes raise it again in close_gently",
+        why="keeps counting after its own 413: the client's leftover bytes raise it again in "
+        "close_gently",
     ),
     # q3 GracefulServer.shutdown
     Mutant(
@@ -87,7 +102,22 @@ MUTANTS = [
         new="pass  # out of time: cut it",
         why="returns False after grace but leaves the late requests running",
     ),
+    Mutant(
+        "q3_listener_closed_last",
+        "q3_answer",
+        old="self.listener.close()  # new clients are refused from now on",
+        new="pass  # new clients are refused from now on",
+        why="stops the accept loop but leaves the listener open while waiting: the kernel still "
+        "completes new connections, which nobody will ever serve",
+    ),
     # q4 load_test, speedup, saturation
+    Mutant(
+        "q4_one_client_at_every_level",
+        "q4_answer",
+        old='results = probe.sweep(url, concurrency=levels, n=n, client="raw", warmup=4)',
+        new='results = {level: probe.measure(url, n, client="raw", warmup=4) for level in levels}',
+        why="loops over the levels but forgets to pass concurrency=: every level is one client",
+    ),
     Mutant(
         "q4_errors_not_checked",
         "q4_answer",
@@ -116,7 +146,7 @@ MUTANTS = [
         new="            return level",
         why="forgets the case where throughput never stops growing: returns None",
     ),
-    # q5 choose_server
+    # q5 choose_server, defend
     Mutant(
         "q5_64_kb_read_as_64000_bytes",
         "q5_answer",
@@ -130,5 +160,12 @@ MUTANTS = [
         old='"max_request_body_size": 65536',
         new='"max_request_body_size": 65535',
         why="sets the largest body allowed, but waitress refuses bodies of the setting or more",
+    ),
+    Mutant(
+        "q5_defend_measures_the_defaults_twice",
+        "q5_answer",
+        old='"yours": (kind, options)}',
+        new='"yours": ("waitress", {})}',
+        why="serves waitress as 'yours' but forgets to pass choose_server()'s options",
     ),
 ]

@@ -1,4 +1,5 @@
-"""The command line: make labs/ from solutions/, write the teacher's bundle, grade submissions."""
+"""The command line: make labs/ and the reference modules from solutions/, write the teacher's
+bundle, grade submissions."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m socket2flask.grading", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="{labs,bundle,grade}")
-    labs = commands.add_parser("labs", help="regenerate labs/ from solutions/")
+    labs = commands.add_parser(
+        "labs", help="regenerate labs/ and the reference modules (socket2flask/reference/)"
+    )
     labs.add_argument(
-        "--check", action="store_true", help="change nothing; exit 1 naming each stale lab"
+        "--check", action="store_true", help="change nothing; exit 1 naming each stale file"
     )
     labs.add_argument("--labs", type=Path, default=Path("labs"))
     bundle = commands.add_parser(
@@ -68,7 +71,9 @@ def _labs(args: argparse.Namespace) -> int:
     stale = sync_labs(args.solutions, args.labs, check_only=args.check)
     for line in stale:
         print(
-            f"stale: {line} (run `make labs`, commit labs/)" if args.check else f"updated: {line}",
+            f"stale: {line} (run `make labs`, commit what it writes)"
+            if args.check
+            else f"updated: {line}",
             file=sys.stderr,
         )
     return 1 if args.check and stale else 0
@@ -77,7 +82,8 @@ def _labs(args: argparse.Namespace) -> int:
 def _bundle(args: argparse.Namespace) -> int:
     written = write_bundle(args.solutions, args.out)
     print(
-        f"{len(written)} lab(s) with hidden tests in {args.out}: for the teacher, never for learners."
+        f"{len(written)} lab(s) with hidden tests in {args.out}: "
+        "for the teacher, never for learners."
     )
     return 0
 
