@@ -61,9 +61,12 @@ class WaitressAdapter(Adapter):
                 if isinstance(channel, HTTPChannel):
                     channel.handle_close()
 
+        # stop() runs these last first: the listener, the connections, the workers, and only then
+        # the wake-up trigger (in close_all), which a worker finishing its task still pulls: not
+        # httpd.close(), which closes the trigger too ("Bad file descriptor" from a late worker).
         self._undo.append(lambda: wasyncore.close_all(channels))
         self._undo.append(lambda: workers.shutdown(timeout=self.time_left()))
-        self._undo += [close_connections, httpd.close]  # the listener first, then connections
+        self._undo += [close_connections, lambda: wasyncore.dispatcher.close(httpd)]
         polling = self.spawn(loop, "waitress loop")
         self._undo += [lambda: polling.join(self.time_left()), httpd.pull_trigger]  # wake it first
 
