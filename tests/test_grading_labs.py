@@ -358,8 +358,10 @@ def test_grading_is_a_wing_of_its_own_within_its_size_budget():
     # 800 lines at first. Then: labclient (JupyterLab's protocol), check()'s diffs, points and
     # uses= (issue 14), and for a grader teachers can trust (issue 15) the sandbox, raising for
     # nbgrader, tamper checks, feedback and class tools: 1,350, no module over 300; ruff's format
-    # (issue 19: a line per argument where a call does not fit in 100 columns): 1,700 and 400.
-    assert sum(sizes.values()) <= 1700 and max(sizes.values()) <= 400, sizes
+    # (issue 19: a line per argument where a call does not fit in 100 columns): 1,700 and 400;
+    # with the one notebook runner (moved here from the tests), nbgrader's route (shared by a test
+    # and make bench) and the generated reference modules (issue 19): 2,150.
+    assert sum(sizes.values()) <= 2150 and max(sizes.values()) <= 400, sizes
 
 
 @pytest.mark.timeout(10)
