@@ -312,9 +312,9 @@ def test_a_reference_module_holds_the_answers_and_the_given_cells_they_use():
 
 
 @pytest.mark.timeout(30)
-def test_the_step_1_reference_module_is_fresh_and_gives_what_lab_05_imports():
-    """make labs writes it (test_labs_are_in_sync_with_solutions fails while it is stale); lab 05,
-    its test tools and the step-5 benchmark import the step-1 server from it."""
+def test_the_step_1_reference_module_is_fresh_and_gives_what_labs_05_and_06_import():
+    """make labs writes it (test_labs_are_in_sync_with_solutions fails while it is stale); labs 05
+    and 06, their test tools and the step-5 benchmark import the step-1 server from it."""
     from socket2flask.reference import step1
 
     solution = ROOT / "solutions" / "01_raw_socket_lab.ipynb"
@@ -325,7 +325,7 @@ def test_the_step_1_reference_module_is_fresh_and_gives_what_lab_05_imports():
     ), "run `make labs`"
     for name in ("HTTPError", "Request", "read_request", "receive", "handle_connection"):
         assert callable(getattr(step1, name)), name
-    for name in ("make_handler", "close_gently", "build_response", "error_response"):
+    for name in ("make_handler", "close_gently", "build_response", "error_response", "echo_app"):
         assert callable(getattr(step1, name)), name
     for name in ("MAX_BODY_BYTES", "REQUEST_TIMEOUT", "IDLE_TIMEOUT"):
         assert isinstance(getattr(step1, name), (int, float)), name

@@ -31,6 +31,7 @@ STEPS = {
     "03": "werkzeug",
     "04": "A mini-Flask",
     "05": "Production",
+    "06": "Flask: state, security and HTTPS",
 }
 
 
