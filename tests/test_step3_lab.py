@@ -109,7 +109,7 @@ def test_shortlys_shared_pieces_come_from_its_modules_wherever_the_kernel_runs(
     import shortly_parts
     import werkzeug_app
 
-    assert namespace["RedisStorage"] is shortly_parts.RedisStorage
+    assert namespace["sqlite_connection"] is shortly_parts.sqlite_connection
     assert issubclass(namespace["ShortlyBase"], werkzeug_app.WerkzeugApp)
     assert (shortly_parts.SHORTLY_DIR / "templates" / "layout.html").is_file()
 
@@ -123,7 +123,7 @@ class SqliteStorage(SqliteStorage):
                        "(id INTEGER PRIMARY KEY, url TEXT, clicks INTEGER DEFAULT 0)")
     def insert_url(self, url):
         with sqlite_connection(self.path) as db:
-            return base36_encode(db.execute("INSERT INTO urls (url) VALUES (?)", (url,)).lastrowid)
+            return to_base36(db.execute("INSERT INTO urls (url) VALUES (?)", (url,)).lastrowid)
 """
 
 # Plausible wrong answers: (question, code run after the reference answers, what check() must say).
@@ -310,7 +310,7 @@ def static_files(root, prefix="/static/"):
     "q4: int(text, 36) trusted": (
         "q4",
         """
-def base36_decode(text):
+def from_base36(text):
     return int(text, 36)
 """,
         ["returned 13368 instead of raising ValueError"],
@@ -318,7 +318,7 @@ def base36_decode(text):
     "q4: 0 encoded as nothing": (
         "q4",
         """
-def base36_encode(number):
+def to_base36(number):
     if number < 0:
         raise ValueError(number)
     digits = ""
@@ -347,7 +347,7 @@ class SqliteStorage(SqliteStorage):
         self.db = sqlite3.connect(self.path, isolation_level=None)
     def increment_clicks(self, short_id):
         self.db.execute("UPDATE urls SET clicks = clicks + 1 WHERE id = ?",
-                        (base36_decode(short_id),))
+                        (from_base36(short_id),))
 """,
         ["4 threads clicking", "ProgrammingError", "connect in each call"],
     ),
@@ -362,13 +362,13 @@ class SqliteStorage(SqliteStorage):
 class SqliteStorage(SqliteStorage):
     def get_url(self, short_id):
         with sqlite_connection(self.path) as db:
-            number = base36_decode(short_id)
+            number = from_base36(short_id)
             row = db.execute("SELECT url FROM urls WHERE id = ?", (number,)).fetchone()
         return row[0] if row else None
 """,
         [
             "your code raised ValueError",
-            "get_url of an id that base36_decode refuses is None (catch its ValueError)",
+            "get_url of an id that from_base36 refuses is None (catch its ValueError)",
         ],
     ),
     "q6: a bad URL answered 200": (
@@ -439,7 +439,7 @@ class SqliteStorage(SqliteStorage):
             self.db = sqlite3.connect(self.path, isolation_level=None)
         self.db.execute("INSERT OR IGNORE INTO urls (url) VALUES (?)", (url,))
         (number,) = self.db.execute("SELECT id FROM urls WHERE url = ?", (url,)).fetchone()
-        return base36_encode(number)
+        return to_base36(number)
 """,
         [
             "q7 uses your `SqliteStorage` from q5",

@@ -17,12 +17,19 @@ from unittest import mock
 import flask
 import pytest
 from conftest import ROOT
-from kernels import kernel, text_of
+from kernels import kernel, run_code, text_of
 from mutants import Mutant, mutated
 from mutants.lab04 import MUTANTS, written
 from werkzeug.test import Client
 
-from socket2flask.grading.notebook import dumps, grading, load_answers, read, stub_answer
+from socket2flask.grading.notebook import (
+    dumps,
+    grading,
+    load_answers,
+    read,
+    strip_hidden,
+    stub_answer,
+)
 from socket2flask.labtools.step4 import framework_cells, lesson_module, load_module
 
 LESSON = ROOT / "notebooks" / "04_mini_flask.ipynb"
@@ -485,3 +492,43 @@ def test_every_cell_runs_again_after_run_all(tmp_path):
             client.execute_cell(cell, index)  # raises on any error output
     text = text_of(nb.cells[code[-2][0]].outputs)
     assert "than half of the median loopback request" in text
+
+
+# -- a fix reaches the classes made from the part it fixes ---------------------------------------
+@pytest.mark.timeout(300)
+def test_a_fixed_part_reaches_the_classes_made_earlier_from_it(tmp_path):
+    """A learner runs the lab in order with a wrong `Routes` (q2) and a wrong `RequestCycle` (q5):
+    `Scaffold(Routes, Hooks)`, `Dispatch(RequestCycle, Finalizing)` and the given `App` are made
+    from them. Then they fix each part and run only its cell and the test cell: the check passes
+    (each test cell calls use_current_parts), for q8 too, whose App was made before the fix."""
+    wrong = {
+        "q2_answer": BY_NAME["route_without_return_view"],
+        "q5_answer": BY_NAME["routing_error_before_hooks"],
+    }
+    cells = {grading(c)["grade_id"]: c for c in solution_cells() if grading(c)}
+    verdicts = {}
+    with kernel(tmp_path, tmp_path) as client:
+
+        def run(cell, source: str) -> str:
+            """Run `source` as `cell` (its id: the same cell run again, as in JupyterLab)."""
+            return text_of(run_code(client, source, cell_id=cell.id))
+
+        for cell in solution_cells():
+            grade_id = grading(cell).get("grade_id", "")
+            if cell.cell_type != "code" or "check_all()" in cell.source:
+                continue
+            if grade_id in wrong:
+                run(cell, cell.source.replace(wrong[grade_id].old, wrong[grade_id].new))
+            elif grade_id in ("q2", "q5", "q8"):
+                verdicts[f"{grade_id} before"] = run(cell, strip_hidden(cell.source))
+            elif not grading(cell).get("grade"):  # (the other questions' tests: not needed)
+                run(cell, cell.source)
+        for answer, questions in [("q2_answer", ["q2"]), ("q5_answer", ["q5", "q8"])]:
+            run(cells[answer], cells[answer].source)  # the right answer, in the same cell
+            for question in questions:
+                verdicts[f"{question} after"] = run(
+                    cells[question], strip_hidden(cells[question].source)
+                )
+    for question in ("q2", "q5", "q8"):
+        assert "passed ✓" not in verdicts[f"{question} before"], verdicts[f"{question} before"]
+        assert f"{question}: passed ✓" in verdicts[f"{question} after"], verdicts

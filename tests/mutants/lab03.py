@@ -124,7 +124,7 @@ MUTANTS = [
     Mutant(
         "q5_ids_in_decimal",
         "q5_answer",
-        old="        return base36_encode(number)",
+        old="        return to_base36(number)",
         new="        return str(number)",
         why="forgets to encode the row id: the 10th URL gets '10', not 'a'",
     ),
@@ -160,14 +160,14 @@ MUTANTS = [
     Mutant(
         "q5_clicks_of_a_malformed_id_raise",
         "q5_answer",
-        old="        try:\n            number = base36_decode(short_id)\n"
+        old="        try:\n            number = from_base36(short_id)\n"
         "        except ValueError:\n"
         "            return 0\n        with sqlite_connection(self.path) as db:\n"
         '            row = db.execute("SELECT clicks',
-        new="        number = base36_decode(short_id)\n"
+        new="        number = from_base36(short_id)\n"
         "        with sqlite_connection(self.path) as db:\n"
         '            row = db.execute("SELECT clicks',
-        why="get_clicks lets base36_decode's ValueError escape for a malformed id",
+        why="get_clicks lets from_base36's ValueError escape for a malformed id",
     ),
     Mutant(
         "q5_autoincrement",

@@ -1,5 +1,6 @@
-"""The tools of lab 02's tests for q4 (`respond`): run the learner's `respond` for one request on a
-pair of connected sockets, and parse what the client side received.
+"""The tools of lab 02's tests. For q4 (`respond`): run the learner's `respond` for one request on a
+pair of connected sockets, and parse what the client side received. For q5 (`make_handler`): call
+the learner's connection handler once, without a server (`handle_once`).
 
 A test cell wraps `send_through` with the learner's own functions, looked up when a test runs:
 
@@ -117,6 +118,32 @@ def send_through(
     reply = parse_reply(b"".join(received), request.method)
     reply.keep_alive, reply.log = keep_alive, log.getvalue()
     return reply
+
+
+def handle_once(
+    handler: Callable[[socket.socket, tuple], None], raw_request: bytes = GET11
+) -> bytes:
+    """Call a connection handler (what the learner's make_handler(app) returns) in this thread, on
+    one loopback TCP connection whose client sends `raw_request`, then closes its sending side;
+    return what the client received. No server runs: an exception from the handler (a stub's
+    NotImplementedError included, in make_handler or in the respond it calls) is raised here, in
+    the test, and no server thread prints its traceback."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client_side = socket.create_connection(listener.getsockname()[:2], timeout=5)
+        server_side, client_address = listener.accept()
+    server_side.settimeout(5)  # as serve() gives each connection a timeout
+    received: list[bytes] = []
+    reader = threading.Thread(target=_read_all, args=(client_side, received), daemon=True)
+    reader.start()
+    try:
+        client_side.sendall(raw_request)
+        client_side.shutdown(socket.SHUT_WR)  # no more requests: the handler's loop ends
+        handler(server_side, client_address)
+    finally:
+        server_side.close()  # the reader sees the end of the stream and stops
+        reader.join(5)
+        client_side.close()
+    return b"".join(received)
 
 
 def _read_all(sock: socket.socket, received: list[bytes]) -> None:

@@ -8,6 +8,10 @@ benchmarks take the whole framework as a module (`lesson_module`).
 
 The lesson is found from this package's own location (`socket2flask.apps.APPS`), never from the
 working directory: in the grader's sandbox that is a temporary folder.
+
+`use_current_parts` lets a learner fix one part and run only its cell and a test cell: the lab's
+classes are built from each other (`Scaffold(Routes, Hooks)`, `App(Dispatch, ...)`), and a class
+keeps the bases it was made with until its own cell runs again.
 """
 
 from __future__ import annotations
@@ -115,6 +119,47 @@ def load_app(
 ):
     """The `app` of a Flask app's source, run by load_module on `framework` (None: Flask)."""
     return load_module(source, framework, name, root_path).app
+
+
+def use_current_parts(namespace: dict) -> list[str]:
+    """Make the notebook's classes use the current version of the parts they are built from.
+
+    A class keeps the classes it was made from: after a fix to `Routes` and a new run of its cell,
+    `Scaffold(Routes, Hooks)`, made earlier, still inherits the old `Routes`, and `App` still has
+    the old `Request` as its `request_class`. For each class defined in `namespace` (a notebook's
+    `globals()`), each base class and each class attribute that is a class of the notebook since
+    replaced by a newer one of the same name now is that newer one, as if every cell had run again
+    in order. The class itself stays the same object, so its subclasses follow. Returns what
+    changed ("Scaffold: Routes"), most often nothing."""
+    module = namespace.get("__name__")
+    current = {
+        name: value
+        for name, value in namespace.items()
+        if isinstance(value, type) and value.__module__ == module and value.__name__ == name
+    }
+
+    def newest(part: type) -> type:
+        """The notebook's current class named as `part`, if `part` is a class of the notebook (made
+        at its top level, not inside a function or a class)."""
+        if part.__module__ != module or part.__qualname__ != part.__name__:
+            return part
+        return current.get(part.__name__, part)
+
+    changed = []
+    for cls in current.values():
+        bases = tuple(newest(base) for base in cls.__bases__)
+        stale = [old.__name__ for old, new in zip(cls.__bases__, bases) if old is not new]
+        if stale and cls not in bases:  # `class Routes(Routes)` extends the old one on purpose
+            try:
+                cls.__bases__ = bases  # the MRO of cls and of its subclasses is computed again
+                changed.append(f"{cls.__name__}: {', '.join(stale)}")
+            except TypeError:  # an impossible order of bases: left as it is, as a new run fails
+                pass
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, type) and newest(value) is not value:
+                setattr(cls, name, newest(value))  # request_class = Request, an older Request
+                changed.append(f"{cls.__name__}.{name}")
+    return changed
 
 
 def _run(cell: Cell, namespace: dict) -> None:
