@@ -1,48 +1,52 @@
-"""Step 1 lab: the reference answers pass every test, visible and hidden; the fuzz set is real
-(over a hundred cases); and plausible wrong answers are caught, each with a message that helps.
+"""Step 1 lab: the reference answers pass every test, visible and hidden; each test cell stands on
+its own (it imports its tools from socket2flask.labtools.step1); the fuzz set is real (over a
+hundred cases); and plausible wrong answers are caught, each with a message that helps.
 
-The tests run in this process, without a kernel: the solution notebook's cells are executed in one
-namespace (answers, helpers, then the test cells without their `check(...)` call), and each
-question's test functions are called directly, each in a thread with a time limit.
+The tests run in this process, without a kernel: the solution's answers and given cells are loaded
+with `load_answers`, a test cell is executed in that namespace without its `check(...)` call, and
+each of its test functions runs under check()'s own runner, which gives the verdict a learner sees.
 """
 
 from __future__ import annotations
 
 import importlib
-import re
-import threading
 
-import nbformat
 import pytest
 from conftest import ROOT
+
+from socket2flask.grading.notebook import grading, is_test, load_answers, read
+from socket2flask.labtools import step1
 
 CHECK = importlib.import_module("socket2flask.grading.check")  # the module, not its check()
 
 SOLUTION = ROOT / "solutions" / "01_raw_socket_lab.ipynb"
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7")
+LIMIT = 30  # seconds per test: far more than any needs, so that only a hang hits it
 
 
-def grading(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
+def cells_of_tests() -> dict[str, str]:
+    """Each question's test cell, without its closing `check(...)` call."""
+    cells = [cell for cell in read(SOLUTION).cells if is_test(cell)]
+    return {grading(c)["grade_id"]: c.source[: c.source.rindex("\ncheck(")] for c in cells}
 
 
-def lab_namespace(override: str | tuple[str, str] = "", question: str = "") -> dict:
-    """Every cell of the solution run in order (check() calls left out), then `override`: code
-    that replaces some answers with wrong ones, or (old, new): the answer cell of `question`
-    run again with `old` replaced by `new`."""
-    namespace: dict = {"__name__": "lab01"}
-    cells = nbformat.read(SOLUTION, as_version=4).cells
+def lab_namespace(questions=QUESTIONS, override: str | tuple[str, str] = "") -> dict:
+    """The solution's answers and given cells (load_answers), then the test cells of `questions`,
+    then `override`: code that replaces an answer with a wrong one, or (old, new): the answer cell
+    of the (one) question, run again with `old` replaced by `new`."""
+    namespace = load_answers(SOLUTION)
     if isinstance(override, tuple):
-        answer = next(c.source for c in cells if grading(c).get("grade_id") == f"{question}_answer")
-        assert override[0] in answer, f"not in the answer to {question}: {override[0]!r}"
-        override = answer.replace(override[0], override[1])
-    for cell in cells:
-        if cell.cell_type != "code" or not grading(cell):
-            continue  # plain cells: check_all() and the closing demo
-        source = re.sub(r"^check\(.*\)\s*$", "", cell.source, flags=re.M)
-        exec(
-            compile(source, f"<{grading(cell)['grade_id']}>", "exec", dont_inherit=True), namespace
+        (question,) = questions
+        answer = next(
+            c.source
+            for c in read(SOLUTION).cells
+            if grading(c).get("grade_id") == f"{question}_answer"
         )
+        assert override[0] in answer, f"not in the answer to {question}: {override[0]!r}"
+        override = answer.replace(*override)
+    for question in questions:
+        code = compile(cells_of_tests()[question], f"<{question}>", "exec", dont_inherit=True)
+        exec(code, namespace)
     if override:
         exec(compile(override, "<wrong answer>", "exec", dont_inherit=True), namespace)
     return namespace
@@ -56,48 +60,24 @@ def question_tests(namespace: dict, question: str) -> list:
     ]
 
 
-def run(test, seconds: float = 30) -> BaseException | None:
-    """Call one test in a daemon thread; its exception, a TimeoutError, or None if it passed."""
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            test()
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        return TimeoutError(f"{test.__name__} still running after {seconds} s")
-    return errors[0] if errors else None
-
-
-def failures(namespace: dict, question: str) -> list[tuple[str, BaseException]]:
-    """(name, error) of each test of `question` that does not pass."""
-    return [
-        (test.__name__, error)
-        for test in question_tests(namespace, question)
-        if (error := run(test)) is not None
-    ]
-
-
-@pytest.fixture(scope="module")
-def reference() -> dict:
-    return lab_namespace()
+def failures(namespace: dict, question: str) -> list:
+    """check()'s verdict (an Outcome) on each test of `question` that does not pass."""
+    outcomes = [CHECK._run(test, LIMIT) for test in question_tests(namespace, question)]
+    return [outcome for outcome in outcomes if outcome.status != CHECK.PASSED]
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_the_reference_answers_pass_every_test(reference, question):
-    tests = question_tests(reference, question)
-    assert len(tests) >= 3, f"{question} has only {len(tests)} tests"
-    assert not failures(reference, question)
+def test_the_reference_answers_pass_every_test_of_a_cell_run_on_its_own(question):
+    """Only the answers and this one test cell: the cell imports every tool it uses, so a learner
+    who restarted the kernel, or skipped another test cell, gets the same verdict."""
+    namespace = lab_namespace([question])
+    assert len(question_tests(namespace, question)) >= 3, f"{question} has too few tests"
+    assert not failures(namespace, question)
 
 
 def test_the_lab_has_six_questions_or_more_worth_100_points_with_hidden_tests():
-    cells = nbformat.read(SOLUTION, as_version=4).cells
+    cells = read(SOLUTION).cells
     graded = [c for c in cells if grading(c).get("grade")]
     assert [grading(c)["grade_id"] for c in graded] == list(QUESTIONS)
     assert sum(grading(c)["points"] for c in graded) == 100
@@ -106,8 +86,18 @@ def test_the_lab_has_six_questions_or_more_worth_100_points_with_hidden_tests():
         assert "def test_" in visible and "def test_" in hidden, grading(cell)["grade_id"]
 
 
-def test_the_fuzz_set_has_over_a_hundred_hostile_inputs(reference):
-    cases = reference["fuzz_cases"]()
+def test_the_test_tools_live_in_the_package_and_each_test_cell_imports_them():
+    """No cell of the lab defines the tools (issue 19): they are socket2flask.labtools.step1's."""
+    sources = [cell.source for cell in read(SOLUTION).cells if cell.cell_type == "code"]
+    for name in ("result_of", "request_from", "converse", "hostile", "read_statuses"):
+        assert not any(f"def {name}(" in source for source in sources), name
+        assert callable(getattr(step1, name)), name
+    for question, source in cells_of_tests().items():
+        assert "from socket2flask.labtools.step1 import" in source, question
+
+
+def test_the_fuzz_set_has_over_a_hundred_hostile_inputs():
+    cases = lab_namespace(["q6"])["fuzz_cases"]()
     assert len(cases) >= 100
     kinds = " ".join(what for what, *_ in cases)
     for needed in (
@@ -120,6 +110,44 @@ def test_the_fuzz_set_has_over_a_hundred_hostile_inputs(reference):
         "Content-Length",
     ):
         assert needed in kinds, f"no fuzz case about {needed!r}"
+
+
+def test_result_of_names_the_learners_own_frame():
+    """Not a frame of Python's library or of the package's tools: the learner's function."""
+    mine: dict = {}
+    code = "def parse(text):\n    from urllib.parse import unquote\n    return unquote(text)\n"
+    exec(compile(code, "<your cell>", "exec"), mine)
+    got = step1.result_of(mine["parse"], None)
+    assert got.startswith("raised TypeError: ") and got.endswith("(in parse, line 3)"), got
+
+
+def test_result_of_gives_an_http_errors_status_and_lets_a_stub_say_not_answered():
+    class HTTPError(Exception):
+        def __init__(self, status: int) -> None:
+            super().__init__(status)
+            self.status = status
+
+    class NotFound(HTTPError):  # a learner's own kind of HTTPError
+        pass
+
+    def refuse() -> None:
+        raise NotFound(404)
+
+    def stub() -> None:
+        raise NotImplementedError()
+
+    assert step1.result_of(refuse) == 404
+    with pytest.raises(NotImplementedError):
+        step1.result_of(stub)
+    verdict = CHECK._run(lambda: step1.result_of(stub), LIMIT)
+    assert verdict.status == CHECK.NOT_ANSWERED
+
+
+def test_patched_sets_the_notebooks_constants_for_a_while():
+    notebook = {"IDLE_TIMEOUT": 5.0}
+    with step1.patched(notebook, IDLE_TIMEOUT=0.2, LINGER_SECONDS=0.1):
+        assert notebook == {"IDLE_TIMEOUT": 0.2, "LINGER_SECONDS": 0.1}
+    assert notebook == {"IDLE_TIMEOUT": 5.0}
 
 
 # Plausible wrong answers, and the question whose tests must catch each.
@@ -211,7 +239,8 @@ def read_request(conn, buffer):
     line, *lines = head.split(b"\\r\\n")
     method, target, version = parse_request_line(line)
     path, query = parse_target(target)
-    return Request(method, target, version, path, query, parse_query(query), parse_headers(lines), body)
+    query_dict, headers = parse_query(query), parse_headers(lines)
+    return Request(method, target, version, path, query, query_dict, headers, body)
 """,
     ),
     "a timeout per recv instead of a deadline": (
@@ -292,7 +321,10 @@ def build_response(status, headers, body=b"", *, head=False):
     ),
     "HTTP/1.0 kept alive by default": (
         "q6",
-        ('(request.version != "HTTP/1.0" or "keep-alive" in tokens)', "True"),
+        (
+            '(\n            request.version != "HTTP/1.0" or "keep-alive" in tokens\n        )',
+            "True",
+        ),
     ),
     "app errors not caught": (
         "q6",
@@ -317,20 +349,19 @@ def echo_app(request):
 @pytest.mark.parametrize("what", WRONG)
 def test_a_wrong_answer_is_caught_with_a_helpful_message(what):
     """Every test that fails on a wrong answer says what to look at (a hint), and a wrong result
-    says for which input: read as check() shows it to the learner."""
+    says for which input: as check() shows it to the learner."""
     question, code = WRONG[what]
-    namespace = lab_namespace(code, question)
-    found = failures(namespace, question)
+    found = failures(lab_namespace([question], code), question)
     assert found, f"the tests of {question} let this wrong answer pass: {what}"
-    tests = {test.__name__: test for test in question_tests(namespace, question)}
-    for name, error in found:
-        assert not isinstance(error, TimeoutError), f"{name} hung on: {what}"
-        shown = CHECK._verdict(tests[name], error)
-        assert shown.status != CHECK.NOT_ANSWERED, f"{name} took {what!r} for a stub"
-        assert "hint:" in shown.message, f"{name} shows no hint for {what!r}:\n{shown.message}"
-        if isinstance(error, CHECK.Mismatch):
-            assert "input:" in shown.message, (
-                f"{name} shows no input for {what!r}:\n{shown.message}"
+    for outcome in found:
+        assert outcome.status != CHECK.TIMED_OUT, f"{outcome.test} hung on: {what}"
+        assert outcome.status != CHECK.NOT_ANSWERED, f"{outcome.test} took {what!r} for a stub"
+        assert "hint:" in outcome.message, (
+            f"{outcome.test}: no hint for {what!r}:\n{outcome.message}"
+        )
+        if outcome.message.startswith("wrong result"):
+            assert "input:" in outcome.message, (
+                f"{outcome.test} shows no input for {what!r}:\n{outcome.message}"
             )
 
 
@@ -344,13 +375,10 @@ def test_every_test_has_a_hint():
 
 
 def test_the_test_cells_are_short_enough_to_read():
-    """The shared helpers live in the locked tools cell, so the part of a test cell a learner sees
-    is mostly tests."""
-    cells = nbformat.read(SOLUTION, as_version=4).cells
-    for cell in cells:
-        if grading(cell).get("grade"):
-            visible = cell.source.partition("### BEGIN HIDDEN TESTS")[0]
-            # 175, not 80: every behaviour the grader scores has a visible test (issue 14), chunked too (16).
-            assert len(visible.splitlines()) <= 175, (
-                f"{grading(cell)['grade_id']}: {len(visible.splitlines())} lines"
-            )
+    """The tools live in socket2flask.labtools.step1, so the part of a test cell a learner sees is
+    mostly tests."""
+    for question, source in cells_of_tests().items():
+        visible = source.partition("### BEGIN HIDDEN TESTS")[0]
+        # 175, not 80: every behaviour the grader scores has a visible test (issue 14), chunked
+        # too (issue 16).
+        assert len(visible.splitlines()) <= 175, f"{question}: {len(visible.splitlines())} lines"
