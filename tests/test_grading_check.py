@@ -186,9 +186,8 @@ def test_check_all_lists_every_question_of_the_lab_in_points(kernel, capsys, tmp
         "0 of 3 points on the visible tests.",
         "Not run yet: q2. Run their test cells, or Run > Run All Cells.",
     ]
-    run_cell(
-        cells_of(FIXTURE_SOLUTION, "q1_answer")[0], kernel
-    )  # answered afterwards: seen by check_all
+    # answered afterwards: seen by check_all
+    run_cell(cells_of(FIXTURE_SOLUTION, "q1_answer")[0], kernel)
     run_cell(cells_of(FIXTURE_LAB, "q2")[0], kernel)
     capsys.readouterr()
     run_cell("check_all()", kernel)
@@ -272,10 +271,8 @@ def verdict(kernel, capsys, expected: object, got: object) -> list[str]:
 
 @pytest.mark.timeout(20)
 def test_long_strings_show_where_they_first_differ(kernel, capsys):
-    expected, got = (
-        HTML.format("&lt;b&gt;Ann&lt;/b&gt;"),
-        HTML.format("<b>Ann</b>"),
-    )  # the issue's case
+    # the issue's case
+    expected, got = HTML.format("&lt;b&gt;Ann&lt;/b&gt;"), HTML.format("<b>Ann</b>")
     at = expected.index("&lt;")
     assert 280 < len(expected) < 320 and 190 < at < 210
     lines = verdict(kernel, capsys, expected, got)
@@ -344,9 +341,8 @@ def test_short_values_are_shown_whole(kernel, capsys):
         "        return f'Point({self.x})'\nold = Point(1)",
         kernel,
     )
-    run_cell(
-        "class Point(Point):\n    pass", kernel
-    )  # the class cell run again: a new class, same repr
+    # the class cell run again: a new class, same repr
+    run_cell("class Point(Point):\n    pass", kernel)
     lines = verdict(kernel, capsys, kernel["Point"](1), kernel["old"])
     assert lines[1:3] == ["      expected: Point(1)", "      got:      Point(1)"]
     assert lines[3].startswith("      differ:   not in how they print, but in their type or class")
@@ -437,7 +433,14 @@ def test_lab_01_try_it_from_the_outside_says_what_is_wrong_in_one_line(tmp_path)
         if "wire.show(my_server" in c.source
     )
     solution = nbformat.read(ROOT / "solutions" / "01_raw_socket_lab.ipynb", as_version=4)
-    answers = [c.source for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    # the answers and the given cells they read (not the tests), in order, as load_answers runs them
+    answers = [
+        c.source
+        for c in solution.cells
+        if c.cell_type == "code"
+        and c.metadata.get("nbgrader")
+        and not c.metadata["nbgrader"].get("grade")
+    ]
     with kernel(tmp_path, tmp_path) as client:
         assert (
             text_of(
@@ -478,9 +481,8 @@ check("q1")
 """,
         kernel,
     )
-    run_cell(
-        "def serve_one(data):\n    return read(data) + b'!'\n", kernel
-    )  # q2 is right, on q1's read
+    # q2 is right, on q1's read
+    run_cell("def serve_one(data):\n    return read(data) + b'!'\n", kernel)
     q2 = """
 def test_serve_one():
     expect(serve_one(b"ab"), b"ab!", given=b"ab")
@@ -567,9 +569,8 @@ def test_a_failed_check_raises_only_where_no_person_reads_it(person, tmp_path):
     if person:
         assert errors == []
     else:
-        assert (
-            errors[0]["ename"] == "Verdict" and "add better" in errors[0]["evalue"]
-        )  # an AssertionError
+        # an AssertionError
+        assert errors[0]["ename"] == "Verdict" and "add better" in errors[0]["evalue"]
 
 
 @pytest.mark.timeout(120)

@@ -115,10 +115,9 @@ def test_broken_submissions_get_a_plain_reason_and_never_hurt_the_others(tmp_pat
     other = read(FIXTURES / "labs" / FIXTURE_LAB.name)  # a teacher's mix-up: another lab's notebook
     other.metadata["socket2flask"]["generated_from"] = "solutions/99_other_lab.ipynb"
     (folder / "wrong_lab.ipynb").write_text(dumps(other))
+    # these two are made here: no tool should find them in git
     (folder / "not_json.ipynb").write_text('{"cells": [{"cell_type": "code", "source": "x = 1"')
-    (folder / "empty.ipynb").write_bytes(
-        b""
-    )  # these two are made here: no tool should find them in git
+    (folder / "empty.ipynb").write_bytes(b"")
     started = time.monotonic()
     result = subprocess.run(
         [
@@ -171,9 +170,8 @@ def test_broken_submissions_get_a_plain_reason_and_never_hurt_the_others(tmp_pat
     timed_out = json.loads((tmp_path / "json" / "loop_in_tests.json").read_text())["questions"][
         "q1"
     ]["tests"]
-    assert [t["status"] for t in timed_out] == [
-        "timed out"
-    ] * 3  # visible and hidden tests both ran
+    # visible and hidden tests both ran
+    assert [t["status"] for t in timed_out] == ["timed out"] * 3
     assert not list(tmp_path.glob(".gradebook.csv.*")), "a temporary gradebook was left behind"
 
 

@@ -149,9 +149,10 @@ def test_forgeries_on_a_blank_lab_never_give_status_ok_with_points(tmp_path):
     grades = asyncio.run(grader.grade_all(subs, lab, LIMITS, 2, lambda g: None))
     for graded in grades:
         assert graded.status == "suspicious", (graded.name, graded.status, graded.reasons)
+        # no hidden test's name
         assert not any(
             "rejects_garbage" in reason or "rejects garbage" in reason for reason in graded.reasons
-        ), graded.reasons  # no hidden test's name
+        ), graded.reasons
     reasons = {g.name: " ".join(g.reasons) for g in grades}
     assert "socket2flask.grading.check._run was changed" in reasons["patches_the_checking_module"]
     assert "publish was replaced" in reasons["rewrites_results_on_their_way_out"]

@@ -246,9 +246,8 @@ def test_nbgrader_autograde_gives_full_marks_zero_and_our_points(course, solutio
     assert scores["solved"] == {q.id: float(q.points) for q in qs}, course.logs[name][-3000:]
     assert scores["blank"] == {q.id: 0.0 for q in qs}
     assert scores["partly"] == course.ours[name], (scores["partly"], course.ours[name])
-    assert (
-        0 < sum(scores["partly"].values()) < sum(q.points for q in qs)
-    )  # partly right, partly not
+    # partly right, partly not
+    assert 0 < sum(scores["partly"].values()) < sum(q.points for q in qs)
     totals = {
         row["student_id"]: float(row["score"])
         for row in course.exported

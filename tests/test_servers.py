@@ -322,11 +322,8 @@ def test_framing_through_serve_equals_the_bare_servers(kind):
         ("werkzeug", {"thread": True}, "threaded"),
         ("waitress", {"thread": 4}, "threads"),
         ("gunicorn", {"worker": 4}, "workers"),
-        (
-            "gunicorn",
-            {"daemon": True},
-            "workers",
-        ),  # it would leave our process group: not an option
+        # it would leave our process group: not an option
+        ("gunicorn", {"daemon": True}, "workers"),
     ],
 )
 def test_an_unknown_option_is_a_type_error_naming_the_valid_ones(kind, options, valid):

@@ -201,13 +201,11 @@ def test_the_proxy_and_proxyfix_tell_honest_and_lying_clients_apart(outputs):
     client = re.search(r"the client connects from (\S+)", first).group(1)
     assert f"direct to the app:   REMOTE_ADDR={client}  X-Forwarded-For=None" in first
     assert f"through the proxy:   REMOTE_ADDR=127.0.0.1  X-Forwarded-For={client}" in first
-    recorded = output_of(
-        outputs, "wire.show(front"
-    )  # through wire's relay, which connects from 127.0.0.1
+    # through wire's relay, which connects from 127.0.0.1
+    recorded = output_of(outputs, "wire.show(front")
     response = recorded.split("<<< response")[1]
-    assert response.count("Server: ") == 1 and response.count("Date: ") == 1, (
-        response
-    )  # not the app server's too
+    # not the app server's too
+    assert response.count("Server: ") == 1 and response.count("Date: ") == 1, response
     assert "X-Forwarded-For=127.0.0.1" in response
     text = output_of(outputs, "LIE = {")
     pairs = dict(re.findall(r"^(\S.*?)\s+honest: .*\n\s+lying:\s+REMOTE_ADDR=(\S+)", text, re.M))
@@ -289,9 +287,8 @@ def test_without_fork_the_gunicorn_cells_say_so_and_the_lesson_goes_on(tmp_path)
             if cell.cell_type == "code":
                 client.execute_cell(cell, index)  # raises on any error
                 if "for server in contenders.values():\n    server.stop()" in cell.source:
-                    client.execute_cell(
-                        nb.cells[sweep], sweep
-                    )  # the servers are stopped: it restarts them
+                    # the servers are stopped: it restarts them
+                    client.execute_cell(nb.cells[sweep], sweep)
                     assert "the servers had been stopped: starting them again" in text_of(
                         nb.cells[sweep].outputs
                     )

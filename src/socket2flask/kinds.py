@@ -111,9 +111,8 @@ class SocketServerAdapter(Adapter):
         all_closed = threading.Condition()
         shutdown_request = httpd.shutdown_request
 
-        def track(
-            conn: socket.socket, addr: Any
-        ) -> bool:  # in the loop, before conn's thread starts
+        # in the loop, before conn's thread starts
+        def track(conn: socket.socket, addr: Any) -> bool:
             conn.settimeout(CONNECTION_TIMEOUT)
             connections.add(conn)
             return True

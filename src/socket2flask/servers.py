@@ -91,9 +91,8 @@ class Server:
         except urllib.error.HTTPError as error:  # a 404 or 500 page is still a page to show
             page = error.read().decode("utf-8", "replace")
         link = self.browser_url.rstrip("/") + path
-        page = (
-            f'<base href="{self.browser_url}">' + page
-        )  # its stylesheet and links, from the server
+        # its stylesheet and links, from the server
+        page = f'<base href="{self.browser_url}">' + page
         display(
             HTML(
                 f'<p>Open <a href="{link}" target="_blank">{html.escape(link)}</a></p>'

@@ -123,8 +123,8 @@ def exchange(
                 data=body or None,
                 headers={"Host": host, **(headers or {})},
                 timeout=timeout,
-                allow_redirects=False,
-            )  # one exchange: show the 3xx, do not follow it
+                allow_redirects=False,  # one exchange: show the 3xx, do not follow it
+            )
     else:
         with Connection("127.0.0.1", relay_port, timeout) as conn:
             conn.send(raw if raw is not None else build_request(method, path, host, headers, body))

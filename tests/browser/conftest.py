@@ -257,8 +257,8 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
         # idle kernels end after 10 minutes, then the server after 15 without activity
         "--MappingKernelManager.cull_idle_timeout=600",
         "--ServerApp.shutdown_no_activity_timeout=900",
-        "--LabApp.expose_app_in_browser=True",
-    ]  # window.jupyterapp: read cell models
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: read cell models
+    ]
     if os.getuid() == 0:
         command.append("--allow-root")
     log = base / "jupyterlab.log"

@@ -677,10 +677,11 @@ def test_the_check_sees_errors_in_the_page(jupyterlab, page):
     assert "cells that never ran: [4]" in problems, problems
     shown = [(item["type"], item["mime"]) for item in state["cells"][3]["shown"]]
     assert shown == [("error", STDERR)], f"the page shows the uncaught error as {shown}"
+    # an expected traceback that is missing fails too
     assert (
         EXPECTED_TRACEBACKS["00_start_here"]
         and "ZeroDivisionError" in problems_in({"cells": []}, "00_start_here")[0]
-    )  # an expected traceback that is missing fails too
+    )
 
 
 def test_plotting_cells():

@@ -298,9 +298,8 @@ def _compared(expected: object, actual: object) -> list[str]:
     the lines that differ (a diff); otherwise a window around the first difference, and its
     index."""
     x, y = repr(expected), repr(actual)
-    if (
-        x == y
-    ):  # unequal values that print alike: say so (e.g. a class defined again by a re-run cell)
+    # Unequal values that print alike: say so (e.g. a class defined again by a re-run cell).
+    if x == y:
         return [
             f"expected: {_short(x)}",
             f"got:      {_short(y)}",
@@ -312,12 +311,13 @@ def _compared(expected: object, actual: object) -> list[str]:
     text = type(expected) is type(actual) and isinstance(expected, (str, bytes))
     if text and max(len(expected.splitlines()), len(actual.splitlines())) > 1:  # type: ignore[union-attr]
         lines = [[repr(line) for line in value.splitlines(True)] for value in (expected, actual)]  # type: ignore
+        # [2:]: no ---/+++ lines
         diff = [
             f"at line {d.split()[1][1:].split(',')[0]}:"
             if d.startswith("@@")
             else f"  {d[0]} {d[1:]}"
             for d in list(difflib.unified_diff(*lines, n=1, lineterm=""))[2:]
-        ]  # [2:]: no ---/+++ lines
+        ]
         more = ["  ..."] if len(diff) > DIFF_LINES else []
         return ["expected (-) and got (+), the lines that differ:", *diff[:DIFF_LINES], *more]
     if text:  # the index in the text itself, and windows of it shown as str or bytes

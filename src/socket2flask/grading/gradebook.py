@@ -52,16 +52,13 @@ def hide(source: str, question: str, tests: list[dict]) -> list[dict]:
     found, visible = (
         re.findall(r"^def (test_\w+)\(", text, re.M) for text in (source, strip_hidden(source))
     )
-    names = list(dict.fromkeys(reversed(found)))[
-        ::-1
-    ]  # each where it is defined last, as check() has it
+    # each where it is defined last, as check() has it
+    names = list(dict.fromkeys(reversed(found)))[::-1]
     for name, test in zip(names if len(names) == len(tests) else [""] * len(tests), tests):
-        test["hidden"] = (
-            name not in visible
-        )  # all of them, should the cell and the results disagree
-        if (
-            test["hidden"] and test["status"] != PASSED
-        ):  # hidden_message: in the teacher's JSON only
+        # all of them, should the cell and the results disagree
+        test["hidden"] = name not in visible
+        # hidden_message: in the teacher's JSON only
+        if test["hidden"] and test["status"] != PASSED:
             test.update(
                 hidden_message=test["message"],
                 message=f"a hidden test of {question} failed: {test['test']}",

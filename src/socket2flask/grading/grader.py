@@ -247,9 +247,8 @@ async def _run_once(
     async with _kernel(
         new_notebook(cells=[new_code_cell(setup), *cells]), limits, folder
     ) as client:
-        if (
-            setup_cell := await client.async_execute_cell(client.nb.cells[0], 0)
-        ).outputs:  # an error
+        # any output of the setup cell is an error
+        if (setup_cell := await client.async_execute_cell(client.nb.cells[0], 0)).outputs:
             raise RuntimeError(
                 f"the kernel could not start grading: {setup_cell.outputs[0].get('evalue')}"
             )

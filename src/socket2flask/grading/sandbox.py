@@ -33,8 +33,8 @@ def write_kernel_spec(folder: Path, hidden: list[Path]) -> None:
         "ipykernel_launcher",
         "-f",
         "{connection_file}",
-        "--IPKernelApp.capture_fd_output=False",
-    ]  # os.write(1): the kernel's log, not ours
+        "--IPKernelApp.capture_fd_output=False",  # os.write(1): the kernel's log, not ours
+    ]
     spec = {
         "argv": _bwrap(folder, hidden) + kernel if available() else kernel,
         "display_name": "a submission",
