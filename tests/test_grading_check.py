@@ -590,3 +590,9 @@ def test_the_raised_verdict_quotes_no_test_source(tmp_path):
     error = next(o for o in outputs if o["output_type"] == "error")
     assert error["ename"] == "Verdict" and "q1: failed" in "\n".join(error["traceback"])
     assert "hidden input 42" not in "\n".join(error["traceback"])
+
+
+def test_an_empty_expected_value_against_a_long_one_shows_both_without_an_index():
+    lines = check_module._compared({}, {str(n): n for n in range(40)})
+    assert lines[0] == "expected: {}" and lines[1].startswith("got:      {'0': 0,")
+    assert not [line for line in lines if line.startswith("differ:")]

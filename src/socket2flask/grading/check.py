@@ -331,6 +331,8 @@ def _compared(expected: object, actual: object) -> list[str]:
     where = (
         f"index {at} (lengths {len(x)} and {len(y)})" if text else f"character {at} of their reprs"
     )
+    if min(len(x), len(y)) <= WIDE and at <= 1:  # one short value, unlike from the start: no index
+        return [f"expected: {windows[0]}", f"got:      {windows[1]}"]
     return [f"expected: {windows[0]}", f"got:      {windows[1]}", f"differ:   from {where}"]
 
 
