@@ -49,7 +49,7 @@ def settle() -> None:
 def report(question: str, changes=(), hidden: bool = False, path=SOLUTION) -> str:
     """What check(question) prints after the answer cell of `question` is run with `changes`, a
     list of (text in the reference answer, what the learner wrote instead); with `hidden`, the
-    hidden tests run too."""
+    hidden tests run too. What goes to stderr (a server thread's traceback) is printed after it."""
     CHECK._checked.clear()  # no earlier question's tests, from another namespace
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):  # the given cells print too
@@ -59,15 +59,16 @@ def report(question: str, changes=(), hidden: bool = False, path=SOLUTION) -> st
         assert answer.count(right) == 1, f"not once in {question}'s answer: {right!r}"
         answer = answer.replace(right, wrong)
     tests = cell_of(path, question)
-    printed = io.StringIO()
+    printed, errors = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(printed):
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
             exec(compile(answer, f"<{question} answer>", "exec", dont_inherit=True), namespace)
             source = tests if hidden else strip_hidden(tests)
             exec(compile(source, f"<check {question}>", "exec", dont_inherit=True), namespace)
     finally:
-        settle()
-    return printed.getvalue()
+        with contextlib.redirect_stderr(errors):
+            settle()
+    return printed.getvalue() + errors.getvalue()
 
 
 @pytest.mark.timeout(60)
@@ -218,7 +219,18 @@ WRONG = {
     "q1: == instead of compare_digest": (
         "q1",
         [(COMPARE, "if signature != expected:")],
-        "hmac.compare_digest(a, b), not a == b",
+        "verify's decision did not come from hmac.compare_digest",
+    ),
+    "q1: compare_digest called, its answer ignored": (
+        "q1",
+        [
+            (
+                COMPARE,
+                'hmac.compare_digest(signature.encode("utf-8"), expected.encode("utf-8"))\n'
+                "    if signature != expected:",
+            )
+        ],
+        "verify's decision did not come from hmac.compare_digest",
     ),
     "q1: compare_digest on str": (
         "q1",
@@ -340,6 +352,48 @@ WRONG = {
         ],
         "'https://localhost': 200",
     ),
+    "q3: the Origin checked on POST only": (
+        "q3",
+        [
+            (
+                "if origin is not None and origin != request.host_url",
+                'if request.method == "POST" and origin is not None and origin != request.host_url',
+            )
+        ],
+        "not only for POST",
+    ),
+    "q3: the origin written with http://": (
+        "q3",
+        [
+            (
+                'origin != request.host_url.rstrip("/")',
+                'origin != "http://" + request.host',
+            )
+        ],
+        "take the scheme from the request too",
+    ),
+    "q3: the form's token read on POST only": (
+        "q3",
+        [
+            (
+                'request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")',
+                'request.form.get("csrf_token", "") if request.method == "POST" '
+                'else request.headers.get("X-CSRF-Token", "")',
+            )
+        ],
+        "for every method in CHANGES",
+    ),
+    "q3: compare_digest called, its answer ignored": (
+        "q3",
+        [
+            (
+                "if not expected or not hmac.compare_digest(given.encode(), expected.encode()):",
+                "hmac.compare_digest(given.encode(), expected.encode())\n"
+                "        if not expected or given != expected:",
+            )
+        ],
+        "csrf_protect's decision did not come from hmac.compare_digest",
+    ),
     "q3: only POST checked": (
         "q3",
         [("if request.method not in CHANGES:", 'if request.method != "POST":')],
@@ -435,7 +489,7 @@ WRONG = {
     "q5: backslashes allowed": (
         "q5",
         [(' or "\\\\" in target:', ":")],
-        'refuse when "\\" in target',
+        'refuse when "\\\\" in target (a backslash anywhere)',
     ),
     "q5: not decoded": (
         "q5",
@@ -547,7 +601,7 @@ WRONG = {
     "q7: a failed handshake not caught": (
         "q7",
         [("except (ssl.SSLError, OSError):", "except ValueError:")],
-        "your handler raised, in the server: ssl.SSLError",
+        "your handler raised, in the server: SSLError",
     ),
     "q7: only SSLError caught": (
         "q7",
@@ -577,8 +631,54 @@ WRONG = {
 }
 
 
-def test_every_wrong_answer_changes_the_reference_answer():
-    for what, (question, changes, _) in WRONG.items():
+# Right answers that are not the reference's: they must pass every test, visible and hidden.
+RIGHT = {
+    "q1: the lesson's way, the whole re-signed token compared": (
+        "q1",
+        [
+            (
+                COMPARE,
+                'if not hmac.compare_digest(f"{payload}.{expected}".encode(), token.encode()):',
+            )
+        ],
+    ),
+    "q1: compare_digest imported by name": (
+        "q1",
+        [
+            (
+                COMPARE,
+                "from hmac import compare_digest\n\n    "
+                + COMPARE.replace("hmac.compare_digest", "compare_digest"),
+            )
+        ],
+    ),
+    "q3: the origin built from the request's scheme and host": (
+        "q3",
+        [
+            (
+                'origin != request.host_url.rstrip("/")',
+                'origin != f"{request.scheme}://{request.host}"',
+            )
+        ],
+    ),
+    "q3: secrets.compare_digest": (
+        "q3",
+        [("not hmac.compare_digest(given", "not secrets.compare_digest(given")],
+    ),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("what", RIGHT)
+def test_other_right_answers_pass_every_test(what):
+    question, changes = RIGHT[what]
+    text = report(question, changes, hidden=True)
+    assert text.startswith(f"{question}: passed ✓"), f"{what}:\n{text}"
+
+
+def test_every_wrong_or_right_answer_changes_the_reference_answer():
+    changed = {what: WRONG[what][:2] for what in WRONG} | RIGHT
+    for what, (question, changes) in changed.items():
         answer = cell_of(SOLUTION, f"{question}_answer")
         for right, _ in changes:
             assert answer.count(right) == 1, f"{what}: not once in the answer: {right!r}"
@@ -595,4 +695,4 @@ def test_a_wrong_answer_is_caught_with_a_message_that_helps(what):
         f"the visible tests of {question} let this pass: {what}\n{text}"
     )
     assert shown in text, f"{what}: no {shown!r} in what check() printed:\n{text}"
-    assert "Traceback" not in text
+    assert "Traceback" not in text  # on stdout, nor on stderr (a server thread's)

@@ -14,8 +14,12 @@ Behaviour only: no timing is asserted.
 from __future__ import annotations
 
 import base64
+import os
 import re
+import shutil
 import struct
+import subprocess
+import sys
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -161,13 +165,59 @@ def test_each_attack_works_without_its_defence_and_fails_with_it(attack, tmp_pat
 
 
 @pytest.mark.timeout(120)
-def test_csrf_fails_in_chrome_whose_default_samesite_is_lax(tmp_path):
+def test_csrf_fails_in_the_model_of_chrome_whose_default_samesite_is_lax(tmp_path):
     with targets(tmp_path) as found:
         target = found["no defence"]
         chrome = Browser(missing_same_site="Lax")
         chrome.submit(chrome.get(target.shortly + "/auth/login"), name="ada", password=PASSWORD)
         assert not csrf(Target(target.shortly, target.evil, chrome))
         assert csrf(target)  # and in Firefox's and Safari's model, the same attack works
+
+
+WORKER = """
+from flask_shortly import create_app
+from flask_shortly.db import get_db
+
+app = create_app()  # no instance_path: what gunicorn's `flask_shortly:create_app()` does
+with app.app_context():
+    get_db().execute("INSERT INTO links (url) VALUES ('https://www.python.org/')")
+    links = get_db().execute("SELECT COUNT(*) FROM links").fetchone()[0]
+print(app.config["DATABASE"], app.config["SECRET_KEY"], links, sep="|")
+"""
+
+
+def test_every_worker_of_create_app_shares_the_default_instance_folder(tmp_path):
+    """Two processes (two workers of `gunicorn -w 2 "flask_shortly:create_app()"`) call
+    create_app() with no argument: both read the settings.py of Flask's default instance folder,
+    beside the package, and share its database. Without a key, create_app raises and leaves no
+    folder behind. On a copy of the package, so that the course's own folder stays clean."""
+    package = ROOT / "notebooks" / "apps" / "flask_shortly" / "flask_shortly"
+    ignored = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(package, tmp_path / "flask_shortly", ignore=ignored)
+    (tmp_path / "tmp").mkdir()  # the workers' TMPDIR: nothing may be left in it
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SHORTLY_")}
+    env |= {"PYTHONPATH": str(tmp_path), "TMPDIR": str(tmp_path / "tmp")}
+
+    def worker() -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", WORKER]
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    refused = worker()
+    assert "RuntimeError: Shortly needs a SECRET_KEY" in refused.stderr, refused.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["flask_shortly", "tmp"]
+    assert not any((tmp_path / "tmp").iterdir())
+    instance = tmp_path / "instance"  # Flask's default: beside the package
+    instance.mkdir()
+    (instance / "settings.py").write_text('SECRET_KEY = "from settings.py"\n')
+    runs = [worker() for _ in range(2)]
+    database = str(instance / "shortly.sqlite3")
+    assert [run.stdout.strip() for run in runs] == [
+        f"{database}|from settings.py|1",
+        f"{database}|from settings.py|2",  # the second worker sees the first one's link
+    ], [run.stderr for run in runs]
+    assert not any((tmp_path / "tmp").iterdir())
 
 
 def test_defences_refuse_names_they_do_not_know(tmp_path):
@@ -408,7 +458,7 @@ def test_each_attack_is_shown_working_then_failing(outputs):
     assert verdicts('run(csrf, "samesite"') == dict.fromkeys(
         ["samesite", "csrf_token", "all six"], "failed"
     )
-    assert "Ada in Chrome: failed" in output_of(outputs, "Browser(missing_same_site=")
+    assert "Ada in the model of Chrome: failed" in output_of(outputs, "Browser(missing_same_site=")
     assert verdicts("def clickjacking(") == {"no defence": "WORKED"}
     assert verdicts('run(clickjacking, "headers"') == dict.fromkeys(
         ["headers", "samesite", "all six"], "failed"
@@ -461,6 +511,7 @@ def test_tls_on_the_wire_and_the_handshake_plot(outputs, executed):
     request, response = hello.split("<<< response")
     assert ">>> request" in request and "\\x16\\x03\\x01" in request and "shortly.test" in request
     assert response.split("\n", 1)[1].startswith("\\x16\\x03\\x03")  # ServerHello
+    assert "\\x14\\x03\\x03\\x00\\x01\\x01" in response  # ChangeCipherSpec, for middleboxes
     assert "\\x17\\x03\\x03" in response  # then application data: ciphertext
     cost = output_of(outputs, "handshakes = {")
     for label in ("https, a new connection each", "https, kept alive", "http, kept alive"):
@@ -486,8 +537,9 @@ def test_tls_at_the_proxy_secure_cookies_hsts_and_adhoc(outputs):
         "a client that trusts our CA: certificate verify failed: self-signed certificate" in adhoc
     )
     assert "subject: CN=*,O=Dummy Certificate | issuer: CN=*,O=Dummy Certificate" in adhoc
-    assert "still running: [] | scratch folder removed: True" in output_of(
-        outputs, "WORK_DIR.cleanup()"
+    # the last cell stops the servers and keeps WORK, so that any cell above can run again
+    assert "still running: [] | scratch folder kept for a re-run: True" in output_of(
+        outputs, "scratch folder kept for a re-run"
     )
 
 
@@ -522,3 +574,8 @@ def test_the_lesson_says_what_its_table_shows():
     assert "stored XSS by autoescaping and by the CSP" in text
     assert "CSRF by SameSite and by the token" in text
     assert "clickjacking by the headers and by SameSite" in text
+    # the model of Chrome has no two-minute exception, and the lesson says so
+    assert "Real Chrome would have sent the cookie" in text
+    assert "WORK_DIR.cleanup()" not in "".join(
+        c.source for c in nbformat.read(LESSON, as_version=4).cells
+    )  # WORK stays for a re-run of any cell

@@ -12,6 +12,14 @@ MUTANTS = [
         why="== on the signatures: right or wrong the same, but its time leaks how much is right",
     ),
     Mutant(
+        "q1_compare_digest_answer_ignored",
+        "q1_answer",
+        old='if not hmac.compare_digest(signature.encode("utf-8"), expected.encode("utf-8")):',
+        new='hmac.compare_digest(signature.encode("utf-8"), expected.encode("utf-8"))\n'
+        "    if signature != expected:",
+        why="compare_digest is called as asked, but the decision is still =='s",
+    ),
+    Mutant(
         "q1_compare_digest_on_str",
         "q1_answer",
         old='if not hmac.compare_digest(signature.encode("utf-8"), expected.encode("utf-8")):',
@@ -76,6 +84,28 @@ MUTANTS = [
         old="if request.method not in CHANGES:",
         new='if request.method != "POST":',
         why="only POST is protected: a DELETE from another site needs no token",
+    ),
+    Mutant(
+        "q3_origin_checked_on_post_only",
+        "q3_answer",
+        old="if origin is not None and origin != request.host_url",
+        new='if request.method == "POST" and origin is not None and origin != request.host_url',
+        why="'browsers send Origin with every POST' read as 'only POSTs have an Origin to check'",
+    ),
+    Mutant(
+        "q3_origin_written_with_http",
+        "q3_answer",
+        old='origin != request.host_url.rstrip("/")',
+        new='origin != "http://" + request.host',
+        why="the scheme written by hand: the app's own origin over HTTPS is refused",
+    ),
+    Mutant(
+        "q3_form_token_read_on_post_only",
+        "q3_answer",
+        old='request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")',
+        new='request.form.get("csrf_token", "") if request.method == "POST" '
+        'else request.headers.get("X-CSRF-Token", "")',
+        why="forms POST, scripts PUT: a PATCH or PUT that sends the form field is refused",
     ),
     # q4 safe_url, render_comments
     Mutant(

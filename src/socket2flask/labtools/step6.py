@@ -1,7 +1,7 @@
-"""The tools of lab 06's tests: tokens tampered with, a spy on `hmac.compare_digest`, the small
-Flask apps the questions plug into, a page read the way a browser reads it, and the files of a
-certificate authority made for the lab. A test cell imports what it uses, and passes the
-learner's functions in: `session_app(SignedCookieSessions(clock=clock), "a secret")`."""
+"""The tools of lab 06's tests: tampered tokens, a stand-in for `hmac.compare_digest`, the Flask
+apps the questions plug into, a page read as a browser reads it, a certificate authority made for
+the lab, a quiet server. A test cell imports what it uses, and passes the learner's functions in:
+`session_app(SignedCookieSessions(clock=clock), "a secret")`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 
 from flask import Flask, redirect, render_template_string, request, session
 
-from socket2flask.servers import Server, ServerError
+from socket2flask.servers import Server, serve
 
 SHORTLY = "http://shortly.test"  # the site of the redirect tests (their test client's base URL)
 C0_AND_SPACE = "".join(chr(n) for n in range(0x21))  # what browsers strip from a URL's ends
@@ -42,11 +42,8 @@ class FakeClock:
 # -- q1: tokens tampered with ----------------------------------------------------------------------
 def bit_flips(token: str) -> list[str]:
     """The token with one of the 7 low bits of one of its characters flipped, in every way."""
-    return [
-        token[:n] + chr(ord(char) ^ (1 << bit)) + token[n + 1 :]
-        for n, char in enumerate(token)
-        for bit in range(7)
-    ]
+    flips = [(n, 1 << bit) for n in range(len(token)) for bit in range(7)]  # (where, which bit)
+    return [token[:n] + chr(ord(token[n]) ^ mask) + token[n + 1 :] for n, mask in flips]
 
 
 def truncations(token: str) -> list[str]:
@@ -66,32 +63,26 @@ def respelled(token: str) -> str:
     return token[:-1] + B64_DIGITS[B64_DIGITS.index(token[-1]) ^ 1]
 
 
-def compared(calls: list[tuple], text: str) -> bool:
-    """Whether one of the compare_digest `calls` had `text` (as str or UTF-8 bytes) on a side."""
-    return any(text in call or text.encode("utf-8") in call for call in calls)
-
-
 @contextmanager
-def compare_digest_calls(namespace: dict) -> Iterator[list[tuple]]:
-    """Count the calls to hmac.compare_digest while the block runs, however the learner reached it
-    (`hmac.compare_digest`, `secrets.compare_digest`, or a name imported into `namespace`)."""
+def compare_digest_refusing(namespace: dict, about: str | None = None) -> Iterator[None]:
+    """While the block runs, hmac.compare_digest answers False: to every call, or, with `about`,
+    to the calls that have `about` (str or UTF-8 bytes) on a side: a decision made by it follows,
+    one made by `==` does not. It is replaced however the learner reached it (`hmac.compare_digest`,
+    `secrets.compare_digest`, or a name imported into `namespace`)."""
     original = hmac.compare_digest
-    calls: list[tuple] = []
 
     def spy(a, b) -> bool:
-        calls.append((a, b))
-        return original(a, b)
+        refused = about is None or about in (a, b) or about.encode("utf-8") in (a, b)
+        return original(a, b) and not refused  # compares first: raises as the real one does
 
     imported = [name for name, value in namespace.items() if value is original]
     hmac.compare_digest = secrets.compare_digest = spy
-    for name in imported:
-        namespace[name] = spy
+    namespace.update(dict.fromkeys(imported, spy))
     try:
-        yield calls
+        yield
     finally:
         hmac.compare_digest = secrets.compare_digest = original
-        for name in imported:
-            namespace[name] = original
+        namespace.update(dict.fromkeys(imported, original))
 
 
 # -- q2: an app that keeps its state in the session ------------------------------------------------
@@ -128,12 +119,8 @@ def set_cookies(response) -> dict[str, dict[str, str]]:
     """Set-Cookie headers as {name: {"value": ..., "httponly": "", "path": "/", ...}}."""
     cookies = {}
     for header in response.headers.getlist("Set-Cookie"):
-        first, *attributes = (part.strip() for part in header.split(";"))
-        name, _, value = first.partition("=")
-        cookies[name] = {"value": value}
-        for attribute in attributes:
-            key, _, setting = attribute.partition("=")
-            cookies[name][key.lower()] = setting
+        (name, _, value), *attributes = [part.strip().partition("=") for part in header.split(";")]
+        cookies[name] = {"value": value} | {key.lower(): setting for key, _, setting in attributes}
     return cookies
 
 
@@ -257,10 +244,8 @@ def follow_next(is_safe_redirect: Callable[[str], bool], target: str) -> str:
 # -- q6: where a password could hide ---------------------------------------------------------------
 def strings_in(thing: object, depth: int = 4) -> list[str]:
     """Every str (bytes as latin-1) in an object's attributes, dicts, lists, sets, 4 levels deep."""
-    if isinstance(thing, str):
-        return [thing]
-    if isinstance(thing, bytes):
-        return [thing.decode("latin-1")]
+    if isinstance(thing, (str, bytes)):
+        return [thing.decode("latin-1") if isinstance(thing, bytes) else thing]
     if depth == 0:
         return []
     if isinstance(thing, dict):
@@ -291,10 +276,23 @@ def tls_files() -> Iterator[tuple[str, str, str]]:
         yield str(files[0]), str(files[1]), str(files[2])
 
 
-def no_error_in(server: Server) -> None:
-    """AssertionError, with the exception's last line, if code running in `server` raised."""
-    try:
-        server.check()
-    except ServerError as error:
-        last = str(error).strip().splitlines()[-1]
-        raise AssertionError(f"your handler raised, in the server: {last}") from None
+@contextmanager
+def serve_quietly(handler: Callable, name: str) -> Iterator[tuple[Server, list[str]]]:
+    """serve(handler, kind="socket") as (server, errors): what `handler` raises is kept in
+    `errors`, one line each, for no_error_in to report, not printed in the cell as a traceback."""
+    errors: list[str] = []
+
+    def quiet(conn, addr) -> None:
+        try:
+            handler(conn, addr)
+        except Exception as error:  # a wrong answer's: the test says it in one line
+            errors.append(f"{type(error).__name__}: {error}")
+
+    with serve(quiet, kind="socket", name=name) as server:
+        yield server, errors
+
+
+def no_error_in(errors: list[str]) -> None:
+    """AssertionError, in one line, if the handler of serve_quietly raised (`errors`)."""
+    if errors:
+        raise AssertionError(f"your handler raised, in the server: {errors[0]}")
