@@ -58,18 +58,20 @@ def grade(folder: Path, lab: Path, jobs: int) -> tuple[float, list[float], bool]
     return wall, each, ",bwrap," in (folder / "out" / "gradebook.csv").read_text()
 
 
-def nbgrader_seconds(folder: Path, lab: Path, count: int) -> str:
-    """nbgrader's autograde of `count` copies of the solution `lab`: seconds per submission."""
+def nbgrader_seconds(folder: Path, lab: Path, count: int) -> float | None:
+    """nbgrader's autograde of `count` copies of the solution `lab`: its wall seconds per submission
+    (None where nbgrader cannot be installed)."""
     try:
         binary = route.install(NBGRADER_VENV)
     except RuntimeError as error:
-        return f"not timed: {error}"[:80]
+        progress(f"nbgrader not timed: {error}")
+        return None
     env = route.environment(binary, folder / "nbgrader-env")
     route.release(binary, env, folder / "course", lab)
     handed_in = {f"student{n:02d}": read(lab) for n in range(count)}  # the class we graded above
     _, seconds = route.autograde(binary, env, folder / "course", lab, handed_in)
     progress(f"nbgrader autograde of {lab.stem}: {seconds:.1f} s for {count}")
-    return f"{seconds / count:.1f} s"
+    return seconds / count
 
 
 def run(report: list[str], quick: bool, out: Path) -> None:
@@ -85,8 +87,9 @@ def run(report: list[str], quick: bool, out: Path) -> None:
         f"{count} copies of a lab's solution (a class where everyone got it right), each graded "
         "in its own kernel with visible and hidden tests, 2 at a time.",
         "",
-        "| lab | sandbox | batch wall time | median per submission | goal | nbgrader autograde |",
-        "|---|---|---:|---:|---:|---:|",
+        "| lab | sandbox | batch wall time | median per submission | goal "
+        "| batch wall time per submission | nbgrader autograde, per submission |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for label, lab in labs.items():
         with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
@@ -94,20 +97,24 @@ def run(report: list[str], quick: bool, out: Path) -> None:
             for n in range(count):
                 shutil.copy(lab, folder / f"student{n:02d}.ipynb")
             wall, each, sandboxed = grade(folder, lab, 2)
-            theirs = "not timed (quick)" if quick else nbgrader_seconds(folder, lab, count)
+            theirs = None if quick else nbgrader_seconds(folder, lab, count)
         median, goal = statistics.median(each), GOALS.get(label[:2])
         verdict = "" if goal is None else f"≤ {goal:g} s ({'met' if median <= goal else 'missed'})"
         progress(f"grading lab {label}, --jobs 2: {wall:.1f} s for {count}, median {median:.1f} s")
+        ours = wall / count
+        against = "not timed" if theirs is None else f"{theirs:.1f} s ({theirs / ours:.1f}× ours)"
         report.append(
             f"| {label} | {'bwrap' if sandboxed else 'none'} | {wall:.1f} s | {median:.1f} s "
-            f"| {verdict} | {theirs} |"
+            f"| {verdict} | {ours:.1f} s | {against} |"
         )
         per_submission = f"median {median:.1f} s per submission with --jobs 2"
-        highlight(f"grading lab {label}: {per_submission} {verdict}".rstrip())
+        nbgrader = "" if theirs is None else f"; nbgrader's autograde {theirs / ours:.1f}× as long"
+        highlight(f"grading lab {label}: {per_submission} {verdict}{nbgrader}".rstrip())
     report += [
         "",
         "nbgrader autograde: the same copies through nbgrader's route (socket2flask.grading."
         "nbgrader_route, as docs/jupyterhub.md gives it), one at a time and without a sandbox, as "
-        "nbgrader runs them: its wall time divided by the number of submissions.",
+        "nbgrader runs them: its wall time divided by the number of submissions, against ours "
+        "(the batch's wall time divided by the number of submissions).",
         "",
     ]
