@@ -155,7 +155,8 @@ async def grade_all(
 
     async def one(name: str, path: Path) -> Grade:
         async with slots:
-            done(result := await grade(path, name, lab, limits))
+            result = await grade(path, name, lab, limits)
+        done(result)
         return result
 
     return list(await asyncio.gather(*(one(name, path) for name, path in submissions.items())))
@@ -247,8 +248,8 @@ async def _run_once(
     async with _kernel(
         new_notebook(cells=[new_code_cell(setup), *cells]), limits, folder
     ) as client:
-        # any output of the setup cell is an error
-        if (setup_cell := await client.async_execute_cell(client.nb.cells[0], 0)).outputs:
+        setup_cell = await client.async_execute_cell(client.nb.cells[0], 0)
+        if setup_cell.outputs:  # any output of the setup cell is an error
             raise RuntimeError(
                 f"the kernel could not start grading: {setup_cell.outputs[0].get('evalue')}"
             )
@@ -334,6 +335,19 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
                 await km.shutdown_kernel(now=True)
 
 
+def _reason(tests: list[dict], own: list[str]) -> str:
+    """Why a question got no points: what broke in its own cells first; then "not answered yet"
+    (every test said so, or none ran); else the first test that did not pass."""
+    if own:
+        return own[0]
+    if all(t["status"] == NOT_ANSWERED for t in tests):
+        return "not answered yet"
+    failed = next(t for t in tests if t["status"] != PASSED)
+    if failed["hidden"]:  # its message is already the student-facing "a hidden test ... failed"
+        return failed["message"]
+    return f"{failed['test']}: {summary(failed['message'])}"
+
+
 def _score(
     qs: list[Question], steps: list[_Step], results: dict, trouble: dict[int, str]
 ) -> tuple[dict[str, float], list[str]]:
@@ -347,13 +361,7 @@ def _score(
         )
         if not points[q.id]:
             own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
-            unanswered = ["not answered yet"] * all(t["status"] == NOT_ANSWERED for t in tests)
-            failed = [
-                t["message"] if t["hidden"] else f"{t['test']}: {summary(t['message'])}"
-                for t in tests
-                if t["status"] != PASSED
-            ]
-            reasons.append(f"{q.id}: {(own + unanswered + failed + ['its tests did not run'])[0]}")
+            reasons.append(f"{q.id}: {_reason(tests, own)}")
     return points, reasons + [
         why for _, why in sorted(trouble.items()) if why not in " ".join(reasons)
     ]
