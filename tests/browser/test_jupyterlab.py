@@ -35,6 +35,7 @@ NOTEBOOKS = [
     "03_werkzeug",
     "04_mini_flask",
     "05_production",
+    "06_flask_security",
 ]
 
 # Tracebacks a lesson prints ON PURPOSE (to stderr, not as an error output), by exception name, e.g.
@@ -56,6 +57,7 @@ EXPECTED_TRACEBACKS = {
     "03_werkzeug": [],
     "04_mini_flask": [],
     "05_production": [],
+    "06_flask_security": [],
 }
 
 # Anything else a lesson prints to stderr ON PURPOSE: a stderr output without a traceback must hold
