@@ -202,6 +202,7 @@ def test_labs_command_regenerates_deterministically_and_check_names_the_stale_la
     assert cli("labs", cwd=tmp_path).returncode == 0
     generated = tmp_path / "labs" / FIXTURE_LAB.name
     first = generated.read_bytes()
+    assert generated.stat().st_mode & 0o777 == 0o644, "a lab is for every user to read"
     assert cli("labs", cwd=tmp_path).returncode == 0 and generated.read_bytes() == first
     assert first == (FIXTURES / "labs" / FIXTURE_LAB.name).read_bytes()
     assert cli("labs", "--check", cwd=tmp_path).returncode == 0

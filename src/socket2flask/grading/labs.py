@@ -136,8 +136,8 @@ def sync_labs(
     for target, (solution, text) in wanted.items():
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             stale.append(f"{target} is out of date with {solution}")
-            if not check_only:
-                write_atomic(target, text)
+            if not check_only:  # labs and reference modules: readable by every user
+                write_atomic(target, text, mode=0o644)
     for target in sorted(labs.glob("*.ipynb")) if labs.is_dir() else []:
         if target not in wanted:
             stale.append(f"{target} has no solution in {solutions}")

@@ -59,13 +59,15 @@ def dumps(nb: NotebookNode) -> str:
     return nbformat.v4.writes(nb) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a file so that a reader sees the old content or the new, never half of it."""
+def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file so that a reader sees the old content or the new, never half of it. `mode`:
+    its permissions (mkstemp's 0o600 by default: grades are private; course files pass 0o644)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):  # only when writing failed
