@@ -596,3 +596,22 @@ def test_an_empty_expected_value_against_a_long_one_shows_both_without_an_index(
     lines = check_module._compared({}, {str(n): n for n in range(40)})
     assert lines[0] == "expected: {}" and lines[1].startswith("got:      {'0': 0,")
     assert not [line for line in lines if line.startswith("differ:")]
+
+
+@pytest.mark.timeout(20)
+def test_a_name_missing_in_some_tests_only_still_says_to_run_the_cells_above(kernel, capsys):
+    run_cell(
+        """
+def helper():
+    return TOKEN
+def test_fine():
+    expect(1, 1)
+def test_needs_token():
+    expect(helper(), "t")
+check("q1")
+""",
+        kernel,
+    )
+    printed = capsys.readouterr().out
+    assert printed.startswith("q1: failed"), printed
+    assert "`TOKEN` is not defined: if you wrote it, run the cells above first" in printed

@@ -256,23 +256,26 @@ def _failing_prerequisites(
 
 
 def _report(question: str, outcomes: list[Outcome], first: Iterable[str] = ()) -> str:
+    """The verdict as printed: a headline, the notes to read first, then each test."""
     if not outcomes:
         return f"{question}: no tests found: define functions named test_... in this cell."
+    notes = list(first)
+    undefined = sorted({o.message for o in outcomes if o.message.endswith("is not defined")})
+    if undefined:  # a cell above was not run (after a restart), or a name is misspelt
+        notes.insert(
+            0,
+            f"{', '.join(undefined)}: if you wrote it, run the cells above first "
+            "(Run > Run All Above).",
+        )
     if _headline(outcomes) == "not answered yet":
-        lines = [
+        head = (
             f"{question}: not answered yet. Write your answer above, run it, then this cell again."
-        ]
-        undefined = sorted({o.message for o in outcomes if o.message.endswith("is not defined")})
-        if undefined:  # a cell above was not run (after a restart), or a name is misspelt
-            lines.append(
-                f"  {', '.join(undefined)}: if you wrote it, run the cells above first "
-                "(Run > Run All Above)."
-            )
-        return "\n".join(lines + [f"  {line}" for line in first])
-    lines = [f"{question}: {_headline(outcomes)}", *(f"  {line}" for line in first)]
+        )
+        return "\n".join([head, *(f"  {note}" for note in notes)])
+    lines = [f"{question}: {_headline(outcomes)}", *(f"  {note}" for note in notes)]
     for o in outcomes:
-        first, *details = o.message.split("\n")
-        lines.append(f"  ✓ {o.test}" if o.status == PASSED else f"  ✗ {o.test}: {first}")
+        headline, *details = o.message.split("\n")
+        lines.append(f"  ✓ {o.test}" if o.status == PASSED else f"  ✗ {o.test}: {headline}")
         lines += [f"      {line}" for line in details]
     return "\n".join(lines)
 
