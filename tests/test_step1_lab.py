@@ -143,6 +143,24 @@ def test_result_of_gives_an_http_errors_status_and_lets_a_stub_say_not_answered(
     assert verdict.status == CHECK.NOT_ANSWERED
 
 
+def test_a_given_cell_not_run_says_so_and_is_no_wrong_result():
+    """After a restart, the answer cells run but not q1's given cell: the tests meet a NameError in
+    the learner's parse_request_line, and say to run the cells above, not "wrong result" with an
+    unrelated hint."""
+    cells = {grading(c).get("grade_id"): c.source for c in read(SOLUTION).cells}
+    defined: dict = {}
+    exec(cells["q1_given"], defined)
+    namespace = lab_namespace(["q1"])
+    for name in set(defined) - {"__builtins__"}:
+        del namespace[name]  # TOKEN, METHODS, HTTPError, its imports...
+    exec(cells["q1_answer"], namespace)  # run again after the restart: its own imports come back
+    outcomes = [CHECK._run(test, LIMIT) for test in question_tests(namespace, "q1")]
+    assert {o.status for o in outcomes} == {CHECK.NOT_ANSWERED}, outcomes
+    report = CHECK._report("q1", outcomes)
+    assert report.startswith("q1: not answered yet."), report
+    assert "`TOKEN` is not defined" in report and "run the cells above first" in report, report
+
+
 def test_patched_sets_the_notebooks_constants_for_a_while():
     notebook = {"IDLE_TIMEOUT": 5.0}
     with step1.patched(notebook, IDLE_TIMEOUT=0.2, LINGER_SECONDS=0.1):

@@ -28,11 +28,13 @@ CLOSED = None  # in hostile(): the server closed without an answer (fine for som
 def result_of(function: Callable, *args: Any, **kwargs: Any) -> Any:
     """What `function(*args, **kwargs)` gives, as one value a test can compare and show: its
     result, the status of the lab's HTTPError it raises (400...), or "raised ValueError: ... (in
-    parse_target, line 3)". A stub's NotImplementedError goes up: "not answered yet"."""
+    parse_target, line 3)". A stub's NotImplementedError goes up, and so does a NameError."""
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
         raise
+    except NameError as error:  # raised anew here: check() says to run the cells above first
+        raise NameError(f"name {error.name!r} is not defined", name=error.name) from error
     except Exception as error:
         if any(kind.__name__ == "HTTPError" for kind in type(error).__mro__):
             return error.status  # type: ignore[attr-defined]
@@ -287,10 +289,8 @@ def hostile(handle_connection: Callable, notebook: dict, cases: list, app: Calla
     for (what, _, _, allowed, closes), (statuses, closed) in zip(cases, results):
         first = next((status for status in statuses if status != 100), CLOSED)
         if first not in allowed or 500 in statuses:
-            wanted = sorted("a clean close" if s is CLOSED else str(s) for s in allowed)
-            problems.append(
-                f"{what}: got {statuses or 'no answer'}, expected {' or '.join(wanted)}"
-            )
+            want = " or ".join(sorted("a clean close" if s is CLOSED else str(s) for s in allowed))
+            problems.append(f"{what}: got {statuses or 'no answer'}, expected {want}")
         elif any(isinstance(status, str) for status in statuses):
             problems.append(f"{what}: {statuses}")
         elif closes is True and not closed:

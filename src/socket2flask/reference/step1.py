@@ -150,7 +150,11 @@ def content_length(headers: dict[str, str], version: str = "HTTP/1.1") -> int | 
     return int(text)
 
 
-# --- q4_answer ---
+# --- q4_given ---
+# Given: receive() and CHUNK_LINE. CHUNK_LINE is built from TOKEN, of q1's given cell: run that
+# cell first (after a restart too), else this one stops with a NameError.
+
+
 def receive(conn: socket.socket, buffer: bytearray, deadline: float) -> bool:
     """Given: add what the client sends next to `buffer`, and return False if it has closed.
     Raises TimeoutError once time.monotonic() passes `deadline`."""
@@ -171,6 +175,7 @@ CHUNK_LINE = re.compile(
     + rb'|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*')
 
 
+# --- q4_answer ---
 def read_chunked(conn: socket.socket, buffer: bytearray, deadline: float) -> bytes:
     """The data of a chunked body (RFC 9112 7.1), its bytes removed from `buffer`, the trailer
     dropped. HTTPError 400 if malformed or cut short, 408 after `deadline`, 413 if too large, 431
