@@ -111,6 +111,28 @@ WRONG_ANSWERS = [
     ("q2", "no deadline at all", "if self.deadline is not None:", "if False:", "408"),
     (
         "q2",
+        "the deadline checked only when recv returns",
+        "        if self.deadline is not None:\n"
+        "            remaining = self.deadline - time.monotonic()\n"
+        "            if remaining <= 0:\n"
+        "                self.refused = True\n"
+        '                raise TimeoutError(f"no complete request within '
+        '{self.request_timeout} s")\n'
+        "            if callers_timeout is not None:\n"
+        "                remaining = min(callers_timeout, remaining)\n"
+        "            self.conn.settimeout(remaining)\n"
+        "        try:\n"
+        "            chunk = self.conn.recv(size)\n"
+        "        finally:\n"
+        "            self.conn.settimeout(callers_timeout)\n",
+        "        chunk = self.conn.recv(size)\n"
+        "        if self.deadline is not None and time.monotonic() > self.deadline:\n"
+        "            self.refused = True\n"
+        "            raise TimeoutError\n",
+        "step 1's own timeout is 10 s",
+    ),
+    (
+        "q2",
         "the limit is enforced while step 1 drains",
         "if self.refused:\n            return self.conn.recv(size)",
         "if False:\n            return self.conn.recv(size)",

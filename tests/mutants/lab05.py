@@ -60,6 +60,30 @@ MUTANTS = [
         "share one",
     ),
     Mutant(
+        "q2_deadline_checked_after_recv",
+        "q2_answer",
+        old="        callers_timeout = self.conn.gettimeout()\n"
+        "        if self.deadline is not None:\n"
+        "            remaining = self.deadline - time.monotonic()\n"
+        "            if remaining <= 0:\n"
+        "                self.refused = True\n"
+        '                raise TimeoutError(f"no complete request within '
+        '{self.request_timeout} s")\n'
+        "            if callers_timeout is not None:\n"
+        "                remaining = min(callers_timeout, remaining)\n"
+        "            self.conn.settimeout(remaining)\n"
+        "        try:\n"
+        "            chunk = self.conn.recv(size)\n"
+        "        finally:\n"
+        "            self.conn.settimeout(callers_timeout)\n",
+        new="        chunk = self.conn.recv(size)\n"
+        "        if self.deadline is not None and time.monotonic() > self.deadline:\n"
+        "            self.refused = True\n"
+        '            raise TimeoutError(f"no complete request within {self.request_timeout} s")\n',
+        why="checks the deadline when recv returns: a client that goes silent is answered only "
+        "when step 1's own 10 s timeout ends",
+    ),
+    Mutant(
         "q2_limit_itself_refused",
         "q2_answer",
         old="if self.received > self.max_request_bytes:",

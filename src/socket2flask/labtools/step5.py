@@ -219,18 +219,19 @@ def shutdown_timed(server: Any, grace: float) -> tuple[object, float]:
 
 
 def refused(port: int, seconds: float, still: Callable[[], bool]) -> str:
-    """Connect to `port` again and again while still() is true (`seconds` at most): "refused" once
-    the server refuses, else "connected" (or the name of another error)."""
+    """Connect to `port` once, then again and again while still() is true (`seconds` at most):
+    "refused" once the server refuses, else "connected" (or the name of another error)."""
     deadline = time.monotonic() + seconds
-    while still() and time.monotonic() < deadline:
+    while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
             return "refused"
         except OSError as error:
             return type(error).__name__
+        if not still() or time.monotonic() >= deadline:
+            return "connected"
         time.sleep(0.01)
-    return "connected"
 
 
 # q4 and q5: load ---------------------------------------------------------------------------------
