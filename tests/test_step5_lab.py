@@ -14,10 +14,14 @@ import nbformat
 import pytest
 from conftest import ROOT, load_answers
 from kernels import kernel, run_code, text_of
+from mutants.lab05 import MUTANTS
 
 from socket2flask.grading.notebook import read
 
 LAB = ROOT / "solutions" / "05_production_lab.ipynb"
+
+# One wrong answer is also a mutant of the lab's corpus: its text is taken from there.
+CHECKED_AFTER_RECV = next(m for m in MUTANTS if m.name == "q2_deadline_checked_after_recv")
 
 # (question, what is wrong, text in the reference answer, the wrong text put in its place,
 #  a piece of the verdict that must show, so that the learner is told what went wrong)
@@ -111,24 +115,9 @@ WRONG_ANSWERS = [
     ("q2", "no deadline at all", "if self.deadline is not None:", "if False:", "408"),
     (
         "q2",
-        "the deadline checked only when recv returns",
-        "        if self.deadline is not None:\n"
-        "            remaining = self.deadline - time.monotonic()\n"
-        "            if remaining <= 0:\n"
-        "                self.refused = True\n"
-        '                raise TimeoutError(f"no complete request within '
-        '{self.request_timeout} s")\n'
-        "            if callers_timeout is not None:\n"
-        "                remaining = min(callers_timeout, remaining)\n"
-        "            self.conn.settimeout(remaining)\n"
-        "        try:\n"
-        "            chunk = self.conn.recv(size)\n"
-        "        finally:\n"
-        "            self.conn.settimeout(callers_timeout)\n",
-        "        chunk = self.conn.recv(size)\n"
-        "        if self.deadline is not None and time.monotonic() > self.deadline:\n"
-        "            self.refused = True\n"
-        "            raise TimeoutError\n",
+        "the deadline checked only when recv returns",  # the lab's mutant of that name
+        CHECKED_AFTER_RECV.old,
+        CHECKED_AFTER_RECV.new,
         "step 1's own timeout is 10 s",
     ),
     (
