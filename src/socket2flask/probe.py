@@ -3,6 +3,8 @@
     result = measure(server.url, n=200, client="session")   # -> Latency
     result.p50, result.p99, result.rps, result.errors
     by_load = sweep(server.url, concurrency=(1, 2, 4, 8))   # -> {concurrency: Latency}
+    with idle_connections(server.url, 1000):                 # 1,000 clients that say nothing
+        measure(server.url)                                  # ... and one that asks
 
 Three clients show how much of a latency belongs to the client itself:
 "get" opens a new connection per request (`requests.get`), "session" keeps one open
@@ -14,10 +16,12 @@ are counted in `errors`; any other exception is a bug, and `measure` raises it.
 from __future__ import annotations
 
 import math
+import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
@@ -191,3 +195,41 @@ def sweep(
 ) -> dict[int, Latency]:
     """`measure` at each level of concurrency: how throughput and tail latency respond to load."""
     return {level: measure(url, n, concurrency=level, **measure_kwargs) for level in concurrency}
+
+
+@contextmanager
+def idle_connections(
+    url: str, count: int, *, send: bytes = b"", timeout: float = 5.0
+) -> Iterator[list[socket.socket]]:
+    """Open `count` connections to `url` that send `send` (nothing: idle; half a request: slow)
+    and then wait, each holding whatever the server gives a connection (a thread, a coroutine, a
+    worker); close them all on leaving. Yields the connections that were accepted in `timeout`."""
+    _make_room_for(count)
+    parts = urlsplit(url)
+    with ExitStack() as closing:
+        held: list[socket.socket] = []
+        for _ in range(count):
+            try:
+                conn = socket.create_connection((parts.hostname, parts.port or 80), timeout)
+            except NETWORK_ERRORS:  # a full backlog: the server holds no more; count what it took
+                continue
+            closing.callback(conn.close)
+            conn.sendall(send)
+            held.append(conn)
+        yield held
+
+
+def _make_room_for(count: int) -> None:
+    """Raise this process's open-file limit (each connection is a file, twice when the server is in
+    the same process) up to the system's hard limit; say so plainly when it is too low."""
+    try:
+        import resource  # not on Windows, where the limit is high already
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 2 * count + 256  # both ends of each connection, and the files already open
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise OSError(f"{count} connections need {needed} open files; this system allows {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))

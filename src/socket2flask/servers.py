@@ -2,6 +2,8 @@
 
     server = serve(app)                      # werkzeug's threaded server on 127.0.0.1, a free port
     server = serve(handler, kind="socket")   # handler(conn, addr) in a thread per connection
+    server = serve(handle, kind="asyncio")   # await handle(reader, writer), one event loop
+    server = serve(asgi_app, kind="uvicorn") # an ASGI app (step 7)
     server.url, server.log, server.check(), server.stop()
 
 Servers run in daemon threads (gunicorn: a child process) on loopback, port 0: the OS picks a free
@@ -23,6 +25,7 @@ import urllib.request
 from collections import deque
 from typing import Any
 
+from .aio import AsyncioAdapter, UvicornAdapter
 from .kinds import STOP_TIMEOUT, Adapter, SocketAdapter, WerkzeugAdapter, WsgirefAdapter
 from .production import GunicornAdapter, WaitressAdapter
 
@@ -34,6 +37,8 @@ ADAPTERS: dict[str, type[Adapter]] = {
         WerkzeugAdapter,
         WaitressAdapter,
         GunicornAdapter,
+        AsyncioAdapter,
+        UvicornAdapter,
     )
 }
 KINDS = tuple(ADAPTERS)
