@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from pathlib import Path
@@ -24,6 +25,26 @@ def highlight(line: str) -> None:
 def hello_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
     return [b"hello"]
+
+
+async def hello_asgi(scope: dict, receive, send) -> None:
+    """The same answer as an ASGI app (uvicorn)."""
+    if scope["type"] != "http":  # lifespan: nothing to start
+        return
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"5")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+async def keepalive_coroutine(reader, writer) -> None:
+    """keepalive_handler below, as a coroutine (the asyncio kind)."""
+    while True:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:  # the client closed
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        await writer.drain()
 
 
 def keepalive_handler(conn: socket.socket, addr) -> None:
@@ -52,9 +73,14 @@ def gunicorn_app_dir(out: Path) -> Path:
 
 
 def start(kind: str, out: Path, **options) -> Server:
-    """A trivial 'hello' server of any kind (the socket kind gets a keep-alive raw handler)."""
+    """A trivial 'hello' server of any kind (the socket and asyncio kinds get a keep-alive
+    raw handler, uvicorn an ASGI app)."""
     if kind == "socket":
         return serve(keepalive_handler, kind=kind, **options)
+    if kind == "asyncio":
+        return serve(keepalive_coroutine, kind=kind, **options)
+    if kind == "uvicorn":
+        return serve(hello_asgi, kind=kind, **options)
     if kind == "gunicorn":
         return serve("bench_app:app", kind=kind, app_dir=str(gunicorn_app_dir(out)), **options)
     return serve(hello_app, kind=kind, **options)

@@ -181,3 +181,13 @@ def test_idle_connections_hold_a_thread_each_on_the_threaded_kind_and_close_them
         while threading.active_count() > before and time.monotonic() < deadline:
             time.sleep(0.01)
         assert threading.active_count() == before
+
+
+def test_idle_connections_stop_at_a_full_backlog_nobody_empties():
+    listener = socket.create_server(("127.0.0.1", 0), backlog=1)  # never accepts
+    with listener:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.perf_counter()
+        with idle_connections(url, 50, timeout=0.5) as held:
+            assert 1 <= len(held) < 50
+        assert time.perf_counter() - started < 5  # one connect waited, not each of the rest

@@ -188,9 +188,9 @@ class SocketAdapter(SocketServerAdapter):
         class ThreadingServer(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True  # SO_REUSEADDR: rebind at once, past TIME_WAIT connections
-            request_queue_size = (
-                128  # the listen backlog; socketserver's 5 drops bursts of connects
-            )
+            # the listen backlog: socketserver's 5 drops bursts of connects, and step 7 opens a
+            # thousand idle connections at once
+            request_queue_size = 1024
 
         self.serve(ThreadingServer((self.host, self.port), Connection))
 

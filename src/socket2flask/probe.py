@@ -203,7 +203,8 @@ def idle_connections(
 ) -> Iterator[list[socket.socket]]:
     """Open `count` connections to `url` that send `send` (nothing: idle; half a request: slow)
     and then wait, each holding whatever the server gives a connection (a thread, a coroutine, a
-    worker); close them all on leaving. Yields the connections that were accepted in `timeout`."""
+    worker); close them all on leaving. Yields those that connected in `timeout` each, stopping
+    at the first that does not (the server's backlog is full and nobody accepts)."""
     _make_room_for(count)
     parts = urlsplit(url)
     with ExitStack() as closing:
@@ -211,8 +212,8 @@ def idle_connections(
         for _ in range(count):
             try:
                 conn = socket.create_connection((parts.hostname, parts.port or 80), timeout)
-            except NETWORK_ERRORS:  # a full backlog: the server holds no more; count what it took
-                continue
+            except NETWORK_ERRORS:  # a full backlog nobody empties: the rest would wait too
+                break
             closing.callback(conn.close)
             conn.sendall(send)
             held.append(conn)
