@@ -32,6 +32,7 @@ STEPS = {
     "04": "A mini-Flask",
     "05": "Production",
     "06": "Flask: state, security and HTTPS",
+    "07": "Async: asyncio, ASGI and WebSockets",
 }
 
 

@@ -190,7 +190,7 @@ class SocketAdapter(SocketServerAdapter):
             allow_reuse_address = True  # SO_REUSEADDR: rebind at once, past TIME_WAIT connections
             # the listen backlog: socketserver's 5 drops bursts of connects, and step 7 opens a
             # thousand idle connections at once
-            request_queue_size = 1024
+            request_queue_size = 2048
 
         self.serve(ThreadingServer((self.host, self.port), Connection))
 

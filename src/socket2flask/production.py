@@ -136,8 +136,9 @@ class GunicornAdapter(Adapter):
                 "gunicorn imports your app in its own worker processes: save it in a "
                 "file and pass 'module:variable', with app_dir= the folder of that file."
             )
-        # gunicorn inherits it (fd://) and does not listen() again: give it gunicorn's own backlog
-        listener = socket.create_server((self.host, self.port), backlog=2048)
+        # gunicorn inherits it (fd://) and never calls listen() again: the backlog is set here
+        backlog = int(options.get("backlog", 2048))  # gunicorn's --backlog, and its default
+        listener = socket.create_server((self.host, self.port), backlog=backlog)
         self.port = listener.getsockname()[1]
         # The lifeline: gunicorn holds the read end of a pipe whose only write end is ours. When
         # this process dies, however it dies (killed, crashed, out of memory), the read sees
