@@ -102,6 +102,16 @@ def test_gunicorn_waits_for_every_worker_and_passes_its_own_options(gunicorn_app
     capsys.readouterr()
 
 
+@needs_fork
+def test_gunicorn_with_an_app_that_fails_to_import_is_an_error_not_a_silent_server(tmp_path):
+    (tmp_path / "broken_module.py").write_text("import no_such_module\n")
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match="(?s)gunicorn did not start.*no_such_module"):
+        serve("broken_module:app", kind="gunicorn", app_dir=str(tmp_path), workers=1)
+    assert time.perf_counter() - started < 30  # the arbiter gave up, we did not wait it out
+    assert servers.running() == [] and server_threads() == []
+
+
 def test_gunicorn_needs_an_import_string():
     with pytest.raises(TypeError, match="module:variable"):
         serve(hello_app, kind="gunicorn")

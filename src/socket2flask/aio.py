@@ -140,8 +140,7 @@ class UvicornAdapter(Adapter):
         started = time.monotonic()
         while not server.started and running.is_alive() and time.monotonic() - started < 5:
             time.sleep(0.01)
-        if not server.started:
-            self.stop()
+        if not server.started:  # serve() stops what we started, and raises this
             raise RuntimeError("uvicorn did not start (its message, if any, is above)")
 
 

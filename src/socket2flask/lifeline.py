@@ -6,7 +6,7 @@ moment the process that started us dies, however it dies (a kernel restart is a 
 The parent keeps the pipe's only write end and never writes. A read on our end blocks until that
 end closes, which the operating system does when the parent exits or is killed: then we kill our
 process group (we lead it: the parent starts us with start_new_session=True), so no worker forked
-by MODULE outlives the kernel either. `servers` starts gunicorn this way.
+by MODULE outlives the kernel either. `servers` starts gunicorn this way, with the hook below.
 """
 
 from __future__ import annotations
@@ -25,6 +25,13 @@ def die_with_parent(fd: int) -> None:
     while os.read(fd, 1):  # b"" means end-of-file: the parent is gone
         pass
     os.killpg(0, signal.SIGKILL)
+
+
+def post_worker_init(worker: object) -> None:
+    """gunicorn's hook, run in each worker once it has imported the app (servers passes
+    `--config python:socket2flask.lifeline`): the line servers waits for, so that an app that
+    fails to import is an error in the cell, not a server that never answers."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ class WaitressAdapter(Adapter):
 
 # gunicorn flags serve() sets itself, or that would break what it promises: a daemon or a reloader
 # leaves our process group (and outlives the kernel), SO_REUSEPORT splits traffic between old and
-# new servers (rule 1), a log file hides the "Booting worker" lines start() waits for, and a config
+# new servers (rule 1), a log file hides the "Worker ready" lines start() waits for, and a config
 # file could set any of these.
 _NOT_OURS = {
     "--bind",
@@ -161,6 +161,8 @@ class GunicornAdapter(Adapter):
             "--log-level",
             "info",
             "--no-control-socket",
+            "--config",  # our hook, which says when a worker has imported the app
+            "python:socket2flask.lifeline",
             "--chdir",
             str(options.pop("app_dir", os.getcwd())),
         ]
@@ -181,12 +183,12 @@ class GunicornAdapter(Adapter):
         listener.close()  # the child holds its own copies of both
         os.close(lifeline)
         self._undo.append(lambda: self._let_go(our_end))  # runs last: the group is gone by then
-        booted = threading.Semaphore(0)  # released once per worker that has started
+        booted = threading.Semaphore(0)  # released once per worker that has imported the app
 
         def read_log() -> None:
             for line in process.stderr or ():
                 self.events.log.append(line.rstrip())
-                if "Booting worker" in line:
+                if "Worker ready" in line:  # from lifeline.post_worker_init
                     booted.release()
                 elif "[INFO]" not in line and not self.stopping.is_set():
                     # Warnings, errors and the workers' tracebacks; not what our own stop() causes
