@@ -110,6 +110,21 @@ def test_without_bwrap_grading_still_runs_and_the_gradebook_says_not_sandboxed(
         assert next(csv.DictReader(f))["sandbox"] == "not sandboxed"
 
 
+@pytest.mark.timeout(120)
+def test_a_module_written_by_a_submission_does_not_load_with_the_next_kernel(tmp_path):
+    # A cell writes zmq.py where the kernel runs, then ends the kernel: the grader runs the
+    # notebook again in a fresh kernel there, which must start with pyzmq, not with this file.
+    shadow = """
+import os
+with open("zmq.py", "w") as module:
+    module.write("raise SystemExit('a zmq.py of the submission was imported')")
+os._exit(1)
+"""
+    graded = graded_with(tmp_path, shadow)
+    assert graded.points["q2"] == 1.0 and graded.status == "errors", graded.reasons
+    assert "stopped the kernel" in graded.reasons[0], graded.reasons
+
+
 FORGERIES = {
     "patches_the_checking_module": """
 import sys

@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any, NamedTuple
 
-from jupyter_client import AsyncKernelManager
+from jupyter_client import AsyncKernelClient, AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -32,10 +33,7 @@ from .runner import isolated_env
 RUNS = 3  # a notebook runs at most this often: once, and once more per cell that broke the kernel
 GRACE = 3  # seconds an interrupted kernel has to become idle before it counts as wedged
 SETUP = "from socket2flask.grading.limits import begin_grading\nbegin_grading({}, {}, {}, {})"
-CROWDED = (
-    "can't start new thread",
-    "Resource temporarily unavailable",
-)  # too many threads, processes
+CROWDED = ("can't start new thread", "Resource temporarily unavailable")  # threads, processes
 # Before each test cell: check and expect from fresh copies of their files (tamper.py), whatever
 # the cells above redefined or patched.
 TEST_PREFIX = """import importlib.util as _s2f_util
@@ -95,6 +93,27 @@ class _Client(LabClient):
         if msg["msg_type"] == "error" or MIME in msg["content"].get("data", {}):
             return super().output(outs, msg, display_id, cell_index)
         return None
+
+
+class _KernelClient(AsyncKernelClient):
+    """jupyter_client's client, ready once the kernel has answered on shell and iopub (its own
+    wait then listens 0.2 s more, for messages that nbclient ignores anyway)."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or 60)
+        while time.monotonic() < deadline:
+            self.kernel_info()
+            try:
+                reply = await self.get_shell_msg(timeout=1)
+                await self.get_iopub_msg(timeout=0.2)  # any message: iopub is connected too
+            except Empty:
+                if not await self.is_alive():
+                    raise RuntimeError("the kernel died before it answered") from None
+                continue
+            if reply["msg_type"] == "kernel_info_reply":
+                self._handle_kernel_info_reply(reply)
+                return
+        raise RuntimeError("the kernel did not answer in time")
 
 
 async def grade(path: Path, name: str, lab: NotebookNode, limits: Limits) -> Grade:
@@ -311,6 +330,7 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
     sandbox.write_kernel_spec(folder, list(limits.hidden))
     km = AsyncKernelManager(
         kernel_name=sandbox.KERNEL_NAME,
+        client_factory=_KernelClient,
         transport="ipc",
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
         connection_file=str(folder / "runtime" / "kernel.json"),
@@ -332,7 +352,19 @@ async def _kernel(nb: NotebookNode, limits: Limits, folder: Path) -> AsyncIterat
             if client.kc is not None:
                 client.kc.stop_channels()
             if km.has_kernel:
-                await km.shutdown_kernel(now=True)
+                await _kill(km)
+
+
+async def _kill(km: AsyncKernelManager) -> None:
+    """Kill the kernel (in the sandbox, with all it started) and wait until it is gone, looking
+    every 10 ms (jupyter_client: every 100 ms, after an interrupt that then lingers 100 ms)."""
+    await km.provisioner.kill()
+    for _ in range(500):  # 5 s at most, as jupyter_client waits
+        if await km.provisioner.poll() is not None:
+            await km.provisioner.wait()  # gone: forgotten, so nothing more is sent to it
+            break
+        await asyncio.sleep(0.01)
+    await km.shutdown_kernel(now=True)  # the rest: its sockets and files
 
 
 def _reason(tests: list[dict], own: list[str]) -> str:

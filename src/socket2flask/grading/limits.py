@@ -61,6 +61,10 @@ def _cap_errors(limit: int) -> None:
         text = str(value)
         if len(text) > limit:
             value.args = (f"{text[:limit]}... ({len(text):,} characters in all)",)
-        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        if isinstance(value, MemoryError) or text == "can't start new thread":
+            # Used up: formatting a traceback needs memory; without, IPython would send no error.
+            shell._showtraceback(etype, value, [f"{etype.__name__}: {text}"])
+        else:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
 
     shell.set_custom_exc((Exception,), capped)
