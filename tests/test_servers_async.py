@@ -191,3 +191,13 @@ def test_idle_connections_stop_at_a_full_backlog_nobody_empties():
         with idle_connections(url, 50, timeout=0.5) as held:
             assert 1 <= len(held) < 50
         assert time.perf_counter() - started < 5  # one connect waited, not each of the rest
+
+
+def test_asyncio_kind_that_cannot_start_leaves_no_loop_running(monkeypatch):
+    async def refuse(*args, **kwargs):
+        raise OSError("no server today")
+
+    monkeypatch.setattr(asyncio, "start_server", refuse)
+    with pytest.raises(OSError, match="no server today"):
+        serve(shout, kind="asyncio")
+    assert server_threads() == [] and servers.running() == []

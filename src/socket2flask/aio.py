@@ -48,7 +48,8 @@ class AsyncioAdapter(Adapter):
         ended = threading.Event()  # every connection has ended (or stop() stopped waiting)
 
         def shut_down() -> None:  # in the loop: stop accepting, then end every connection
-            server.close()
+            for server in servers:
+                server.close()
             for task in connections:
                 task.cancel()  # CancelledError is raised where the handler awaits
             waiting = asyncio.gather(*connections, return_exceptions=True)
@@ -65,10 +66,11 @@ class AsyncioAdapter(Adapter):
 
         listener = _listen(self.host, self.port)
         self.port = listener.getsockname()[1]
+        servers: list[asyncio.Server] = []  # the one below, once the loop has started it
         running = self.spawn(lambda: _run_forever(loop), "asyncio loop")
+        self._undo += [listener.close, stop_loop]  # from here on, stop() undoes it all
         starting = asyncio.start_server(serve_connection, sock=listener)
-        server = asyncio.run_coroutine_threadsafe(starting, loop).result(timeout=5)
-        self._undo += [listener.close, stop_loop]
+        servers.append(asyncio.run_coroutine_threadsafe(starting, loop).result(timeout=5))
 
 
 def _listen(host: str, port: int) -> socket.socket:
