@@ -201,3 +201,14 @@ def test_asyncio_kind_that_cannot_start_leaves_no_loop_running(monkeypatch):
     with pytest.raises(OSError, match="no server today"):
         serve(shout, kind="asyncio")
     assert server_threads() == [] and servers.running() == []
+
+
+def test_asyncio_kind_stops_a_waiting_connection_without_a_traceback(caplog):
+    """Python 3.11's streams log "Exception in callback ..." for a connection task that stop()
+    cancelled, unless the task ends normally."""
+    with serve(shout, kind="asyncio") as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+            conn.sendall(b"hi\n")
+            assert conn.recv(10) == b"HI\n"  # kept alive: the handler waits for the next line
+            server.stop()
+    assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text

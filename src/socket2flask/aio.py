@@ -38,6 +38,8 @@ class AsyncioAdapter(Adapter):
                 await handler(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError):
                 pass  # the client went away: nobody is left to answer
+            except asyncio.CancelledError:  # stop() ended it: end quietly (Python 3.11's streams
+                pass  # print "Exception in callback ..." for a connection task that was cancelled)
             except Exception:
                 peer = writer.get_extra_info("peername", ("?", "?"))
                 self.events.report(f"the handler raised while serving port {peer[1]}")
