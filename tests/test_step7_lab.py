@@ -200,29 +200,41 @@ def test_labtools_step7_stays_within_the_size_of_a_module_a_learner_reads():
 SHOWN = {
     "q1_accepted_socket_left_blocking": "the server stopped reading (stuck in a send()",
     "q1_outbox_dropped_at_eof": "send the rest of its outbox",
-    "q1_reset_not_caught": "echo_forever raised ConnectionResetError",
+    "q1_reset_not_caught": "your code raised, in the server: ConnectionResetError",
+    "q1_always_asking_to_write": "a socket with room in its buffer is always writable",
+    "q1_closed_without_unregister": "unregister that connection, close it",
     "q2_one_read_per_request": "A reader.read(65536) takes the next requests too",
     "q2_body_from_the_same_read": "read(length) returns what has come so far",
     "q2_idle_timeout_hard_coded": "asyncio.timeout(IDLE_TIMEOUT), read when the call runs",
     "q2_connection_kept_after_an_error": "on HTTPError, write error_response(error) and return",
-    "q2_incomplete_read_not_caught": "your handler raised, in the server: IncompleteReadError",
+    "q2_incomplete_read_not_caught": "your code raised, in the server: IncompleteReadError",
     "q2_connection_tokens_case_sensitive": "tokens are comma-separated, in any case",
+    "q2_no_drain": "await writer.drain(): it waits while the client does not read",
     "q3_first_body_message_only": "read http.request messages until one has more_body false",
     "q3_count_in_one_message": 'send each line with "more_body": True',
-    "q3_header_value_a_str": "headers must be (name, value) pairs of bytes",
+    "q3_header_value_a_str": "headers must be pairs of bytes",
+    "q3_header_names_capitalized": "names in lower case: [(b'Content-Type'",
     "q4_http_version_with_its_prefix": "'http_version': ('1.1', 'HTTP/1.1')",
     "q4_chunk_size_in_decimal": "the body is not framed right",
     "q4_no_last_chunk": "the body of a 200 did not end",
+    "q4_empty_body_as_a_chunk": "the first answer did not end where its framing said",
+    "q4_no_drain": "meanwhile nothing more is read from the client",
     "q5_wsgi_app_on_the_loop": "the first request blocks the loop",
     "q5_body_never_closed": "call result.close() in a finally:",
     "q5_repeated_header_overwritten": "'HTTP_ACCEPT': ('text/html, */*', '*/*')",
+    "q5_body_read_on_the_loop": "call the WSGI app and read its body",
+    "q5_header_names_as_the_app_wrote_them": "names in lower case: [(b'Content-Type'",
     "q6_connection_must_be_exactly_upgrade": "Connection and Upgrade are lists of tokens",
     "q6_key_decoded_before_hashing": "the key as sent (not decoded)",
     "q6_wrong_version_gets_400": "the only version this server speaks",
+    "q6_key_not_validated": "without validate=True",
     "q7_unmasked_frames_accepted": "a client's frame must be masked",
     "q7_size_checked_after_the_payload": "as soon as it is read, before the key and the payload",
     "q7_seven_bit_length_up_to_126": "up to 125 in byte 1",
     "q7_ping_echoed_as_a_ping": "(a pong for a ping)",
+    "q7_signed_16_bit_length": 'unsigned: "!h" reads 65535 as -1',
+    "q7_fin_always_set": "byte 0: 0x80 if fin",
+    "q7_no_drain": "no more frames are read from it",
 }
 
 
@@ -245,6 +257,16 @@ def test_a_wrong_answer_is_caught_with_a_message_that_helps(mutant):
 
 # Right answers that are not the reference's: they must pass every test, visible and hidden.
 RIGHT = {
+    "q1: select() with a timeout": (
+        "q1",
+        [
+            (
+                "q1_answer",
+                "for key, events in selector.select():",
+                "for key, events in selector.select(timeout=0.05):",
+            )
+        ],
+    ),
     "q2: asyncio.wait_for instead of asyncio.timeout": (
         "q2",
         [

@@ -30,6 +30,22 @@ MUTANTS = [
         why="only the 'buffer full' case handled: a client that resets its connection makes "
         "recv() raise, and the loop dies with it",
     ),
+    Mutant(
+        "q1_always_asking_to_write",
+        "q1_answer",
+        old="    wanted = selectors.EVENT_READ if client.reading else 0\n",
+        new="    wanted = selectors.EVENT_READ | selectors.EVENT_WRITE if client.reading else 0\n",
+        why="registered for writing too, so as never to miss a chance to send: a socket with room "
+        "is always writable, and the loop spins (a whole CPU core) while every client is idle",
+    ),
+    Mutant(
+        "q1_closed_without_unregister",
+        "q1_answer",
+        old="    if not wanted:\n        selector.unregister(conn)\n        conn.close()\n",
+        new="    if not wanted:\n        conn.close()  # closing it is enough\n",
+        why="the connection closed but left in the selector: the next one may get its file "
+        "descriptor, and register() raises KeyError",
+    ),
     # q2 read_request, keep_alive, make_async_handler
     Mutant(
         "q2_one_read_per_request",
@@ -82,6 +98,14 @@ MUTANTS = [
         new="tokens = {token.strip() for token",
         why="'Connection: Close' is not 'close': header values are compared as sent",
     ),
+    Mutant(
+        "q2_no_drain",
+        "q2_answer",
+        old='head=request.method == "HEAD"))\n            await writer.drain()\n',
+        new='head=request.method == "HEAD"))\n',
+        why="write() without drain(): the answers go out anyway, so why wait? A client that does "
+        "not read makes them pile up in the server's memory",
+    ),
     # q3 app
     Mutant(
         "q3_first_body_message_only",
@@ -110,6 +134,13 @@ MUTANTS = [
         new='(b"content-length", str(len(body)))',
         why="the length as a str, as in WSGI: ASGI's headers are bytes, names and values",
     ),
+    Mutant(
+        "q3_header_names_capitalized",
+        "q3_answer",
+        old='headers = [(b"content-type", content_type), ',
+        new='headers = [(b"Content-Type", content_type), ',
+        why="header names written as in HTTP's examples: ASGI wants them in lower case",
+    ),
     # q4 build_scope, make_asgi_handler
     Mutant(
         "q4_http_version_with_its_prefix",
@@ -131,6 +162,22 @@ MUTANTS = [
         old='            data += b"" if more else b"0\\r\\n\\r\\n"\n',
         new="",
         why="the stream just stops: without the last chunk the client waits for more",
+    ),
+    Mutant(
+        "q4_empty_body_as_a_chunk",
+        "q4_answer2",
+        old='            data += b"%x\\r\\n%s\\r\\n" % (len(body), body) if body else b""\n',
+        new='            data += b"%x\\r\\n%s\\r\\n" % (len(body), body)\n',
+        why="every body message framed as a chunk, the empty ones too: an empty chunk is the last "
+        "chunk, so the body ends early, or the last chunk goes twice and spoils the next answer",
+    ),
+    Mutant(
+        "q4_no_drain",
+        "q4_answer2",
+        old="        self.writer.write(data)\n        await self.writer.drain()\n",
+        new="        self.writer.write(data)\n",
+        why="write() without drain() in send(): the app never waits for a client that does not "
+        "read, and every answer piles up in the server's memory",
     ),
     # q5 build_environ, WsgiToAsgi
     Mutant(
@@ -157,6 +204,46 @@ MUTANTS = [
         new="environ[key] = text",
         why="one key per header, the last value kept: a header sent twice loses its first values",
     ),
+    Mutant(
+        "q5_body_read_on_the_loop",
+        "q5_answer2",
+        old="await asyncio.to_thread(self.run_wsgi, environ)\n"
+        '        await send({"type": "http.response.start", "status": status, '
+        '"headers": headers})\n'
+        '        await send({"type": "http.response.body", "body": data})\n\n'
+        "    def run_wsgi(self, environ: dict) -> tuple[int, list[tuple[bytes, bytes]], "
+        "bytes]:\n"
+        '        """In a worker thread: call the WSGI app, read its whole body, close it."""\n'
+        "        started: list = []\n"
+        "        written = bytearray()\n\n"
+        "        def start_response(status: str, headers: list, exc_info=None) -> Callable:\n"
+        "            started[:] = [status, headers]\n"
+        "            return written.extend  # write(data), for the old apps that use it\n\n"
+        "        result: Iterable[bytes] = self.wsgi_app(environ, start_response)\n",
+        new="await self.run_wsgi(environ)\n"
+        '        await send({"type": "http.response.start", "status": status, '
+        '"headers": headers})\n'
+        '        await send({"type": "http.response.body", "body": data})\n\n'
+        "    async def run_wsgi(self, environ: dict) -> tuple[int, list[tuple[bytes, bytes]], "
+        "bytes]:\n"
+        '        """Call the WSGI app in a worker thread; read its body, close it."""\n'
+        "        started: list = []\n"
+        "        written = bytearray()\n\n"
+        "        def start_response(status: str, headers: list, exc_info=None) -> Callable:\n"
+        "            started[:] = [status, headers]\n"
+        "            return written.extend  # write(data), for the old apps that use it\n\n"
+        "        result = await asyncio.to_thread(self.wsgi_app, environ, start_response)\n",
+        why="only the app's call sent to a thread (it is what blocks, surely): its body, a "
+        "generator that does the work as it is read, is read on the loop",
+    ),
+    Mutant(
+        "q5_header_names_as_the_app_wrote_them",
+        "q5_answer2",
+        old='fields = [(name.lower().encode("latin-1"), value.encode("latin-1"))',
+        new='fields = [(name.encode("latin-1"), value.encode("latin-1"))',
+        why="the WSGI app's headers passed on as it wrote them ('Content-Type'): ASGI wants the "
+        "names in lower case",
+    ),
     # q6 accept_key, handshake
     Mutant(
         "q6_connection_must_be_exactly_upgrade",
@@ -180,6 +267,14 @@ MUTANTS = [
         new="return 400, []",
         why="another version is one more malformed request: the client is not told which version "
         "to speak",
+    ),
+    Mutant(
+        "q6_key_not_validated",
+        "q6_answer",
+        old="base64.b64decode(key, validate=True)",
+        new="base64.b64decode(key)",
+        why="b64decode as usual: it skips what is not base 64, so a key with a stray character "
+        "still gives 16 bytes",
     ),
     # q7 read_frame, encode_frame, echo_session
     Mutant(
@@ -217,5 +312,28 @@ MUTANTS = [
         "            frame = Frame(True, PONG, frame.payload)\n        elif",
         new="        if",
         why="an echo server echoes everything: a ping comes back as a ping, never a pong",
+    ),
+    Mutant(
+        "q7_signed_16_bit_length",
+        "q7_answer",
+        old='struct.unpack("!H", await reader.readexactly(2))',
+        new='struct.unpack("!h", await reader.readexactly(2))',
+        why='"!h" for 2 bytes, as "!B" is 1: but h is signed, and lengths from 32,768 up are '
+        "read as negative numbers",
+    ),
+    Mutant(
+        "q7_fin_always_set",
+        "q7_answer",
+        old="    first = (0x80 if frame.fin else 0) | frame.opcode\n",
+        new="    first = 0x80 | frame.opcode  # FIN: a frame is a message\n",
+        why="FIN set on every frame: the first frame of a message in several frames ends it",
+    ),
+    Mutant(
+        "q7_no_drain",
+        "q7_answer",
+        old="        writer.write(encode_frame(frame))\n        await writer.drain()\n",
+        new="        writer.write(encode_frame(frame))\n",
+        why="write() without drain(): the echoes of a client that does not read pile up in the "
+        "server's memory",
     ),
 ]

@@ -1,8 +1,6 @@
-"""The tools of lab 07's tests (solutions/07_async_lab.ipynb) that more than one test cell uses, or
-that a question's "Try it" shows; a question's own small helpers are in its test cell. The
-learner's answers come in as arguments: `echo_forever` (q1), a handler for serve(kind="asyncio")
-(q2, q4, q7), an ASGI app (q3, q5), `handshake` and `echo_session` (q6, q7). What a wrong answer
-raises inside a server is kept and said in one line, never printed as a traceback."""
+"""The tools of lab 07's tests (solutions/07_async_lab.ipynb) that several test cells use, or that a
+"Try it" shows; the learner's answers come in as arguments. What a wrong answer raises inside a
+server is kept and said in one line, never printed as a traceback."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ import io
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from http import HTTPStatus
 from typing import Any
 
@@ -27,7 +25,7 @@ def one_line(error: BaseException) -> str:
 
 
 # -- q1: the learner's selectors loop, in a thread of the test -------------------------------------
-class echo_server:  # noqa: N801 (used as a function: `with echo_server(echo_forever) as server`)
+class echo_server(AbstractContextManager):  # noqa: N801 (`with echo_server(echo_forever) as s`)
     """`echo_forever(listener, wake)` in a thread: `port`, `client()`; `stop()` (or the end of
     the `with` block) makes `wake` readable and waits for the function to return."""
 
@@ -39,7 +37,7 @@ class echo_server:  # noqa: N801 (used as a function: `with echo_server(echo_for
         self.listener.listen(256)
         self.port = self.listener.getsockname()[1]
         self.wake, self._waker = socket.socketpair()
-        self.error: BaseException | None = None
+        self.errors: list[BaseException] = []  # what echo_forever raised
         self.thread = threading.Thread(target=self._run, args=(echo_forever,), daemon=True)
         self.thread.start()
         self.thread.join(0.02)  # a stub (or a crash at once) is known before any client waits
@@ -47,12 +45,12 @@ class echo_server:  # noqa: N801 (used as a function: `with echo_server(echo_for
     def _run(self, echo_forever: Callable[[socket.socket, socket.socket], None]) -> None:
         try:
             echo_forever(self.listener, self.wake)
-        except BaseException as error:  # said in one line by raise_error()
-            self.error = error
+        except BaseException as error:  # said in one line by no_error_in()
+            self.errors.append(error)
 
     def client(self, small_buffers: bool = False) -> socket.socket:
         """A new connection (with small buffers: what it does not read soon fills them)."""
-        self.raise_error()
+        no_error_in(self.errors)
         sock = socket.socket()
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF) if small_buffers else ():
             sock.setsockopt(socket.SOL_SOCKET, option, 65536)
@@ -60,42 +58,29 @@ class echo_server:  # noqa: N801 (used as a function: `with echo_server(echo_for
         sock.connect(("127.0.0.1", self.port))
         return sock
 
-    def raise_error(self) -> None:
-        if isinstance(self.error, NotImplementedError):
-            raise self.error
-        if self.error is not None:
-            raise AssertionError(f"echo_forever raised {one_line(self.error)}") from None
-
     def stop(self, check: bool = True) -> None:
-        """Make `wake` readable; wait for echo_forever; with `check`, fail if it raised or
-        did not return."""
+        """Make `wake` readable, wait for echo_forever; with `check`, fail if it raised or hung."""
         with suppress(OSError):
             self._waker.send(b"!")
         self.thread.join(WAIT)
         for sock in (self.listener, self.wake, self._waker):
             sock.close()
         if check:
-            self.raise_error()
+            no_error_in(self.errors)
         if check and self.thread.is_alive():
             raise AssertionError(f"echo_forever did not return within {WAIT:g} s of `wake`")
-
-    def __enter__(self) -> echo_server:
-        return self
 
     def __exit__(self, kind: type | None, error: BaseException | None, *_: object) -> None:
         self.stop(check=kind is None)
         if isinstance(error, (AssertionError, OSError)):
-            self.raise_error()  # the server's own error says more than the client's symptom
+            no_error_in(self.errors)  # the server's own error says more than the client's symptom
 
 
 def received(sock: socket.socket, size: int) -> bytes:
     """Up to `size` bytes from `sock`: fewer if it closes or stays silent for WAIT seconds."""
     data = bytearray()
     with suppress(TimeoutError, ConnectionError):
-        while len(data) < size:
-            chunk = sock.recv(min(size - len(data), 1 << 20))
-            if not chunk:
-                break
+        while len(data) < size and (chunk := sock.recv(min(size - len(data), 1 << 20))):
             data += chunk
     return bytes(data)
 
@@ -120,18 +105,16 @@ def serve_quietly(handler: Handler, name: str) -> Iterator[Server]:
     with serve(quiet, kind="asyncio", name=name) as server:
         try:
             yield server
-        except Exception:  # the client's symptom: the server's own error, if any, says more
+        finally:  # after a failure too: the server's own error, if any, says more than its symptom
             server.stop()
             no_error_in(errors)
-            raise
-    no_error_in(errors)
 
 
 def no_error_in(errors: list[BaseException]) -> None:
     if errors and isinstance(errors[0], NotImplementedError):
         raise errors[0]
     if errors:
-        raise AssertionError(f"your handler raised, in the server: {one_line(errors[0])}")
+        raise AssertionError(f"your code raised, in the server: {one_line(errors[0])}")
 
 
 class _Reader(io.BufferedReader):
@@ -139,7 +122,7 @@ class _Reader(io.BufferedReader):
         pass
 
 
-class HTTPClient:
+class HTTPClient(AbstractContextManager):
     """One HTTP/1.1 connection: `send(bytes)`, then `response()` -> (status, headers, body), with
     the header names in lower case; None if the server closed instead."""
 
@@ -147,9 +130,6 @@ class HTTPClient:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.file = _Reader(socket.SocketIO(self.sock, "rb"))  # every response, one buffer
-
-    def __enter__(self) -> HTTPClient:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.sock.close()
@@ -167,8 +147,8 @@ class HTTPClient:
             response.begin()
         except (http.client.RemoteDisconnected, ConnectionError):
             return None
-        except TimeoutError:
-            raise AssertionError(f"no response within {WAIT:g} s") from None
+        except (TimeoutError, http.client.HTTPException) as error:  # silence, or no status line
+            raise AssertionError(f"no HTTP response: {one_line(error)}") from None
         return response
 
     def makefile(self, mode: str) -> Any:  # what http.client.HTTPResponse reads from
@@ -208,6 +188,32 @@ def post(path: str, body: bytes, *headers: str) -> bytes:
     return "\r\n".join([*lines, "", ""]).encode("latin-1") + body
 
 
+def backpressure(handler: Handler, data: bytes, name: str) -> str:
+    """What the server does while a client sends `data` and reads nothing, on a connection with
+    small buffers: "stopped reading" once its answers fill them (`await writer.drain()` waits),
+    "read it all" (its answers pile up in its memory), or "closed the connection"."""
+
+    async def small_buffers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, option, 65536)
+        await handler(reader, writer)
+
+    with serve_quietly(small_buffers, name) as server, socket.socket() as sock:
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            sock.setsockopt(socket.SOL_SOCKET, option, 65536)
+        sock.connect(("127.0.0.1", server.port))
+        sock.settimeout(0.2)  # no room for this long: the server stopped reading
+        sent = 0
+        try:
+            while sent < len(data):
+                sent += sock.send(data[sent : sent + 65536])
+        except TimeoutError:
+            return "stopped reading"
+        except OSError:
+            return "closed the connection"
+    return "read it all"
+
+
 def wrong_keys(got: dict, expected: dict) -> dict[str, tuple[Any, Any]]:
     """{key: (expected value, value got)} for every key where `got` differs from `expected`;
     "(missing)" for a key one of them lacks."""
@@ -234,8 +240,9 @@ class Sent:
         if len(starts) != 1 or messages[0] is not starts[0]:
             raise AssertionError(f"send() got {messages[:2]}: one http.response.start comes first")
         pairs = starts[0].get("headers", [])
-        if not all(len(p) == 2 and all(isinstance(x, bytes) for x in p) for p in pairs):
-            raise AssertionError(f"headers must be (name, value) pairs of bytes, not {pairs}")
+        in_bytes = all(len(p) == 2 and all(isinstance(x, bytes) for x in p) for p in pairs)
+        if not in_bytes or any(name != name.lower() for name, _ in pairs):
+            raise AssertionError(f"headers must be pairs of bytes, names in lower case: {pairs}")
         self.status = starts[0].get("status")
         self.headers = {name.decode().lower(): value.decode() for name, value in pairs}
         bodies = messages[1:]
@@ -272,9 +279,9 @@ def call_asgi(app: Callable, scope: dict, body_parts: tuple[bytes, ...] = (b"",)
 
 
 # -- q6, q7: a WebSocket server: the learner's handshake, then echo_session -----------------------
-def websocket_handler(handshake: Callable, session: Handler | None = None) -> Handler:
+def websocket_handler(handshake: Callable, session: Handler) -> Handler:
     """A handler for serve(kind="asyncio"): read the upgrade request, answer what `handshake`
-    says; after a 101, run `session` (none: send a close frame, 1000, and wait for the client's)."""
+    says, and after a 101 run `session(reader, writer)`."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async with asyncio.timeout(WAIT):
@@ -287,11 +294,7 @@ def websocket_handler(handshake: Callable, session: Handler | None = None) -> Ha
         fields = "".join(f"{name}: {value}\r\n" for name, value in headers)
         phrase = HTTPStatus(status).phrase
         writer.write(f"HTTP/1.1 {status} {phrase}\r\n{fields}\r\n".encode("latin-1"))
-        if status == 101 and session is not None:
+        if status == 101:
             await session(reader, writer)
-        elif status == 101:
-            writer.write(b"\x88\x02\x03\xe8")  # close, 1000 (normal closure), not masked
-            async with asyncio.timeout(WAIT):
-                await reader.read(65536)
 
     return handle
