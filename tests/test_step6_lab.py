@@ -3,10 +3,7 @@ title and a hint; the hidden fuzz sets are as large as issue 17 asks; each attac
 unfixed code; and plausible wrong answers are caught, each with a message that points at the
 mistake (checked on check()'s own printed output).
 
-The tests run in this process, without a kernel: the solution's answers and given cells are loaded
-with the package's `load_answers`; a wrong answer (the solution's answer cell with a few lines
-changed) is run on top, then the question's test cell (visible tests only, unless told), with its
-`check(...)`, exactly as a learner would see it.
+The tests run in this process, without a kernel, as lab_runs.py says.
 """
 
 from __future__ import annotations
@@ -14,61 +11,26 @@ from __future__ import annotations
 import ast
 import base64
 import contextlib
-import importlib
 import io
-import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from lab_runs import cell_of, check_output, defined_tests
 
 from socket2flask.grading.notebook import grading, load_answers, read, strip_hidden
 from socket2flask.labtools import step6
-from socket2flask.servers import running, stop_all
 
 SOLUTION = ROOT / "solutions" / "06_flask_security_lab.ipynb"
 LAB = ROOT / "labs" / "06_flask_security_lab.ipynb"
-CHECK = importlib.import_module("socket2flask.grading.check")  # the module, not the function
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7")
 
 
-def cell_of(path, grade_id: str) -> str:
-    (source,) = [c.source for c in read(path).cells if grading(c).get("grade_id") == grade_id]
-    return source
-
-
-def settle() -> None:
-    """Stop every server, and wait (10 s at most) for the threads a wrong answer left behind."""
-    stop_all()
-    deadline = time.monotonic() + 10
-    while running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stop_all()
-
-
 def report(question: str, changes=(), hidden: bool = False, path=SOLUTION) -> str:
-    """What check(question) prints after the answer cell of `question` is run with `changes`, a
-    list of (text in the reference answer, what the learner wrote instead); with `hidden`, the
-    hidden tests run too. What goes to stderr (a server thread's traceback) is printed after it."""
-    CHECK._checked.clear()  # no earlier question's tests, from another namespace
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):  # the given cells print too
-        namespace = load_answers(path)
-    answer = cell_of(path, f"{question}_answer")
-    for right, wrong in changes:
-        assert answer.count(right) == 1, f"not once in {question}'s answer: {right!r}"
-        answer = answer.replace(right, wrong)
-    tests = cell_of(path, question)
-    printed, errors = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
-            exec(compile(answer, f"<{question} answer>", "exec", dont_inherit=True), namespace)
-            source = tests if hidden else strip_hidden(tests)
-            exec(compile(source, f"<check {question}>", "exec", dont_inherit=True), namespace)
-    finally:
-        with contextlib.redirect_stderr(errors):
-            settle()
-    return printed.getvalue() + errors.getvalue()
+    """What check(question) prints after its answer cell is run with `changes`, a list of (text in
+    the reference answer, what the learner wrote instead); with `hidden`, the hidden tests too."""
+    in_answer = [(f"{question}_answer", right, wrong) for right, wrong in changes]
+    return check_output(path, question, in_answer, hidden)
 
 
 @pytest.mark.timeout(60)
@@ -98,22 +60,14 @@ def test_every_test_has_a_title_and_every_visible_test_a_hint():
     missing = []
     for question in QUESTIONS:
         source = cell_of(SOLUTION, question)
-        visible = {f.name for f in _tests(strip_hidden(source))}
-        for function in _tests(source):
+        visible = {f.name for f in defined_tests(strip_hidden(source))}
+        for function in defined_tests(source):
             doc = ast.get_docstring(function) or ""
             if not doc.strip():
                 missing.append(f"{question} {function.name}: no title")
             elif function.name in visible and "\nHint: " not in doc:
                 missing.append(f"{question} {function.name}: no Hint: paragraph")
     assert not missing, missing
-
-
-def _tests(source: str) -> list[ast.FunctionDef]:
-    return [
-        node
-        for node in ast.parse(source).body
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
-    ]
 
 
 def _constant(question: str, name: str) -> list:

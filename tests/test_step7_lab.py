@@ -6,86 +6,36 @@ budget and without leaks; and the wrong answers of tests/mutants/lab07.py are ea
 visible tests, with a message that points at the mistake (checked on check()'s own printed output),
 while other right answers pass every test.
 
-Most tests run in this process, without a kernel: the solution's answers and given cells are loaded
-with the package's `load_answers`; a wrong answer (the solution's answer cell with a few lines
-changed) is run on top, then the question's test cell (visible tests only, unless told), with its
-`check(...)`, exactly as a learner would see it.
+Most tests run in this process, without a kernel, as lab_runs.py says.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
-import contextlib
-import importlib
-import io
 import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+from lab_runs import cell_of, check_output, defined_tests
 from mutants.lab07 import MUTANTS
 
 from socket2flask.grading import grader, sandbox
 from socket2flask.grading.check import NOT_ANSWERED, PASSED
 from socket2flask.grading.labs import lab_notebook
-from socket2flask.grading.notebook import dumps, grading, load_answers, read, strip_hidden
+from socket2flask.grading.notebook import dumps, grading, read, strip_hidden
 from socket2flask.labtools import step7
-from socket2flask.servers import running, stop_all
 
 SOLUTION = ROOT / "solutions" / "07_async_lab.ipynb"
 LAB = ROOT / "labs" / "07_async_lab.ipynb"
-CHECK = importlib.import_module("socket2flask.grading.check")  # the module, not the function
 QUESTIONS = ("q1", "q2", "q3", "q4", "q5", "q6", "q7")
 BUDGET = 60  # seconds the solution may take headless (issue 18); a bound against hangs here
 
 
-def cells_of(path: Path, question: str) -> dict[str, str]:
-    """grade_id -> source of the answer cells of `question` (q1_answer, q1_answer2, ...)."""
-    return {
-        grading(c)["grade_id"]: c.source
-        for c in read(path).cells
-        if grading(c).get("grade_id", "").startswith(f"{question}_answer")
-    }
-
-
-def cell_source(path: Path, question: str) -> str:
-    (source,) = [c.source for c in read(path).cells if grading(c).get("grade_id") == question]
-    return source
-
-
-def settle() -> None:
-    """Stop every server, and wait (10 s at most) for the threads a wrong answer left behind."""
-    stop_all()
-    deadline = time.monotonic() + 10
-    while running() and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stop_all()
-
-
 def report(question: str, changes=(), hidden: bool = False, path: Path = SOLUTION) -> str:
-    """What check(question) prints after the answer cells of `question` are run with `changes`, a
-    list of (answer cell's grade_id, text in the reference answer, what the learner wrote instead);
-    with `hidden`, the hidden tests run too. What goes to stderr is printed after it."""
-    CHECK._checked.clear()  # no earlier question's tests, from another namespace
-    with contextlib.redirect_stdout(io.StringIO()):  # the given cells print too
-        namespace = load_answers(path)
-    answers = cells_of(path, question)
-    for cell, right, wrong in changes:
-        assert answers[cell].count(right) == 1, f"not once in {cell}: {right!r}"
-        answers[cell] = answers[cell].replace(right, wrong)
-    tests = cell_source(path, question)
-    printed, errors = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
-            for cell, source in answers.items():
-                exec(compile(source, f"<{cell}>", "exec", dont_inherit=True), namespace)
-            source = tests if hidden else strip_hidden(tests)
-            exec(compile(source, f"<check {question}>", "exec", dont_inherit=True), namespace)
-    finally:
-        with contextlib.redirect_stderr(errors):
-            settle()
-    return printed.getvalue() + errors.getvalue()
+    """What check(question) prints for the lab at `path` (lab_runs.check_output)."""
+    return check_output(path, question, changes, hidden)
 
 
 @pytest.mark.timeout(60)
@@ -139,22 +89,14 @@ def test_seven_questions_worth_100_points_each_with_visible_and_hidden_tests():
         assert "def test_" in visible and "def test_" in hidden, grading(cell)["grade_id"]
 
 
-def _tests(source: str) -> list[ast.FunctionDef]:
-    return [
-        node
-        for node in ast.parse(source).body
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
-    ]
-
-
 def test_every_test_has_a_one_line_title_and_every_visible_test_a_hint():
     """The grader names a failed hidden test by its title (its docstring's first line, which must
     say all of it); check() shows a visible test's hint."""
     missing = []
     for question in QUESTIONS:
-        source = cell_source(SOLUTION, question)
-        visible = {f.name for f in _tests(strip_hidden(source))}
-        for function in _tests(source):
+        source = cell_of(SOLUTION, question)
+        visible = {f.name for f in defined_tests(strip_hidden(source))}
+        for function in defined_tests(source):
             doc = ast.get_docstring(function) or ""
             title = doc.split("\n\n")[0]
             if not doc.strip() or "\n" in title:

@@ -1,6 +1,5 @@
-"""The tools of lab 07's tests (solutions/07_async_lab.ipynb) that several test cells use, or that a
-"Try it" shows; the learner's answers come in as arguments. What a wrong answer raises inside a
-server is kept and said in one line, never printed as a traceback."""
+"""The tools of lab 07's tests (solutions/07_async_lab.ipynb); the learner's answers come in as
+arguments. What a wrong answer raises inside a server is said in one line, never as a traceback."""
 
 from __future__ import annotations
 
@@ -24,15 +23,19 @@ def one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".strip().rstrip(":")
 
 
+def small(sock: socket.socket) -> socket.socket:
+    """`sock`, with buffers of 64 KiB each way: what its peer does not read soon fills them."""
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        sock.setsockopt(socket.SOL_SOCKET, option, 65536)
+    return sock
+
+
 # -- q1: the learner's selectors loop, in a thread of the test -------------------------------------
 class echo_server(AbstractContextManager):  # noqa: N801 (`with echo_server(echo_forever) as s`)
-    """`echo_forever(listener, wake)` in a thread: `port`, `client()`; `stop()` (or the end of
-    the `with` block) makes `wake` readable and waits for the function to return."""
+    """`echo_forever(listener, wake)` in a thread; `stop()` makes `wake` readable, waits for it."""
 
     def __init__(self, echo_forever: Callable[[socket.socket, socket.socket], None]) -> None:
-        self.listener = socket.socket()
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):  # small buffers, which each
-            self.listener.setsockopt(socket.SOL_SOCKET, option, 65536)  # connection inherits
+        self.listener = small(socket.socket())  # small buffers, which each connection inherits
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(256)
         self.port = self.listener.getsockname()[1]
@@ -51,9 +54,7 @@ class echo_server(AbstractContextManager):  # noqa: N801 (`with echo_server(echo
     def client(self, small_buffers: bool = False) -> socket.socket:
         """A new connection (with small buffers: what it does not read soon fills them)."""
         no_error_in(self.errors)
-        sock = socket.socket()
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF) if small_buffers else ():
-            sock.setsockopt(socket.SOL_SOCKET, option, 65536)
+        sock = small(socket.socket()) if small_buffers else socket.socket()
         sock.settimeout(WAIT)
         sock.connect(("127.0.0.1", self.port))
         return sock
@@ -91,8 +92,7 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 @contextmanager
 def serve_quietly(handler: Handler, name: str) -> Iterator[Server]:
-    """serve(handler, kind="asyncio"); what the handler raises is kept, and said after the block
-    in one line (a NotImplementedError is raised as it is: not answered yet)."""
+    """serve(handler, kind="asyncio"); the handler's error, if any, is raised after the block."""
     errors: list[BaseException] = []
 
     async def quiet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -123,8 +123,7 @@ class _Reader(io.BufferedReader):
 
 
 class HTTPClient(AbstractContextManager):
-    """One HTTP/1.1 connection: `send(bytes)`, then `response()` -> (status, headers, body), with
-    the header names in lower case; None if the server closed instead."""
+    """One HTTP/1.1 connection: send(bytes); response(): (status, headers, body), None if closed."""
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
@@ -179,8 +178,7 @@ class HTTPClient(AbstractContextManager):
 
 def get(path: str, *headers: str, version: str = "HTTP/1.1") -> bytes:
     """A GET request's bytes: GET path version, Host, and the given header lines."""
-    lines = [f"GET {path} {version}", "Host: lab07", *headers, "", ""]
-    return "\r\n".join(lines).encode("latin-1")
+    return "\r\n".join([f"GET {path} {version}", "Host: lab07", *headers, "", ""]).encode("latin-1")
 
 
 def post(path: str, body: bytes, *headers: str) -> bytes:
@@ -189,34 +187,39 @@ def post(path: str, body: bytes, *headers: str) -> bytes:
 
 
 def backpressure(handler: Handler, data: bytes, name: str) -> str:
-    """What the server does while a client sends `data` and reads nothing, on a connection with
-    small buffers: "stopped reading" once its answers fill them (`await writer.drain()` waits),
-    "read it all" (its answers pile up in its memory), or "closed the connection"."""
+    """What the server does while a client with small buffers sends `data`, reading nothing: "read
+    it all" (answers pile up), "stopped reading" (in `writer.drain()`), "closed the connection"."""
+    in_drain = threading.Event()  # set while the handler waits in writer.drain()
 
     async def small_buffers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, option, 65536)
+        small(writer.get_extra_info("socket"))
+
+        async def watched_drain() -> None:  # what the handler's `await writer.drain()` runs
+            in_drain.set()
+            await asyncio.StreamWriter.drain(writer)  # raises only once the connection is gone
+            in_drain.clear()
+
+        writer.drain = watched_drain  # type: ignore[method-assign]
         await handler(reader, writer)
 
-    with serve_quietly(small_buffers, name) as server, socket.socket() as sock:
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            sock.setsockopt(socket.SOL_SOCKET, option, 65536)
+    with serve_quietly(small_buffers, name) as server, small(socket.socket()) as sock:
         sock.connect(("127.0.0.1", server.port))
-        sock.settimeout(0.2)  # no room for this long: the server stopped reading
-        sent = 0
-        try:
-            while sent < len(data):
+        sock.settimeout(0.02)  # short: whether the server waits in drain() settles it
+        sent, stalls = 0, 0
+        while sent < len(data):
+            try:
                 sent += sock.send(data[sent : sent + 65536])
-        except TimeoutError:
-            return "stopped reading"
-        except OSError:
-            return "closed the connection"
+            except TimeoutError:  # no room for 0.02 s: the server read nothing meanwhile
+                stalls += 1  # and stopped for good if it waits in drain(), or did for WAIT in all
+                if in_drain.is_set() or stalls * 0.02 >= WAIT:
+                    return "stopped reading"
+            except OSError:
+                return "closed the connection"
     return "read it all"
 
 
 def wrong_keys(got: dict, expected: dict) -> dict[str, tuple[Any, Any]]:
-    """{key: (expected value, value got)} for every key where `got` differs from `expected`;
-    "(missing)" for a key one of them lacks."""
+    """{key: (expected value, value got)} where they differ; "(missing)" for a key one lacks."""
     keys = [*expected, *(key for key in got if key not in expected)]
     pairs = {key: (expected.get(key, "(missing)"), got.get(key, "(missing)")) for key in keys}
     return {key: pair for key, pair in pairs.items() if pair[0] != pair[1]}
@@ -255,8 +258,7 @@ class Sent:
 
 
 async def called(app: Callable, scope: dict, body_parts: list[bytes]) -> list[dict]:
-    """What `app` sends when `receive` gives `body_parts` (more_body until the last), then
-    http.disconnect."""
+    """What `app` sends; `receive` gives `body_parts` (more_body but the last), then disconnect."""
     incoming = [{"type": "http.request", "body": part, "more_body": n < len(body_parts) - 1}
                 for n, part in enumerate(body_parts)]  # fmt: skip
     messages: list[dict] = []
@@ -280,12 +282,10 @@ def call_asgi(app: Callable, scope: dict, body_parts: tuple[bytes, ...] = (b"",)
 
 # -- q6, q7: a WebSocket server: the learner's handshake, then echo_session -----------------------
 def websocket_handler(handshake: Callable, session: Handler) -> Handler:
-    """A handler for serve(kind="asyncio"): read the upgrade request, answer what `handshake`
-    says, and after a 101 run `session(reader, writer)`."""
+    """serve()'s handler: answer the upgrade as `handshake` says; after a 101, run `session`."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async with asyncio.timeout(WAIT):
-            head = await reader.readuntil(b"\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
         request_line, *lines = head[:-4].split(b"\r\n")
         method, target, version = parse_request_line(request_line)
         path, query = parse_target(target)
