@@ -103,3 +103,10 @@ def server_threads() -> list[str]:
 def load_answers(name: str) -> dict:
     """The reference answers of `solutions/<name>.ipynb`, loaded in this process."""
     return notebook.load_answers(ROOT / "solutions" / f"{name}.ipynb")
+
+
+def prose(path: Path) -> str:
+    """The markdown cells of the notebook at `path` as one text, every run of whitespace one space:
+    what a lesson says, whatever its line breaks."""
+    cells = notebook.read(path).cells
+    return " ".join(" ".join(c.source.split()) for c in cells if c.cell_type == "markdown")

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, prose
 from kernels import cell_texts, output_of
 
 from socket2flask.apps import use_app
@@ -567,10 +567,7 @@ def test_without_cryptography_or_pytest_the_cells_say_so_and_go_on():
 
 
 def test_the_lesson_says_what_its_table_shows():
-    text = " ".join(
-        c.source for c in nbformat.read(LESSON, as_version=4).cells if c.cell_type == "markdown"
-    )
-    text = re.sub(r"\s+", " ", text)
+    text = prose(LESSON)
     assert "stored XSS by autoescaping and by the CSP" in text
     assert "CSRF by SameSite and by the token" in text
     assert "clickjacking by the headers and by SameSite" in text

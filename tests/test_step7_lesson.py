@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 import requests
-from conftest import ROOT
+from conftest import ROOT, prose
 from kernels import output_of
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import connect
@@ -479,10 +479,7 @@ def test_flask_async_views_get_a_loop_each_and_quart_gives_the_same_pages(output
 def test_the_lesson_plots_at_a_fixed_size_and_says_what_its_table_shows():
     source = code_cell("fig, (tail, memory) = plt.subplots(")
     assert "figsize=plots.FIGSIZE, dpi=plots.DPI" in source
-    text = " ".join(
-        c.source for c in nbformat.read(LESSON, as_version=4).cells if c.cell_type == "markdown"
-    )
-    text = re.sub(r"\s+", " ", text)
+    text = prose(LESSON)
     assert "with 10 or more the normal client is starved" in text
     assert "at most `connection_limit` of them (100)" in text
     assert "**no** request was answered while it ran, by construction" in text
