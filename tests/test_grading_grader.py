@@ -262,6 +262,21 @@ def test_deleted_setup_and_given_cells_are_put_back_where_the_lab_has_them(tmp_p
     assert graded.points == {"q1": 2.0, "q2": 1.0}, graded.reasons
 
 
+@pytest.mark.timeout(120)
+def test_cells_after_the_last_test_cell_are_not_run(tmp_path):
+    """A cell after every test cell can change no score: a plot, check_all(), or a loop there
+    costs nothing, and is no error."""
+    from nbformat.v4 import new_code_cell
+
+    correct = read(FIXTURES / "submissions" / "correct.ipynb")
+    correct.cells.append(new_code_cell("while True:  # after the last test cell\n    pass"))
+    (tmp_path / "loops_last.ipynb").write_text(dumps(correct))
+    lab = lab_notebook(read(FIXTURE_LAB), FIXTURE_LAB.name, hidden_tests=True)
+    graded = asyncio.run(grader.grade(tmp_path / "loops_last.ipynb", "loops_last", lab, QUICK))
+    assert (graded.points, graded.status, graded.reasons) == ({"q1": 2.0, "q2": 1.0}, "ok", [])
+    assert graded.seconds < QUICK.cell, graded.seconds  # it did not wait for the loop to time out
+
+
 @pytest.mark.timeout(180)
 def test_test_cells_run_after_their_answers_whatever_the_submission_did_to_its_cells(tmp_path):
     """Every test cell deleted, scratch cells everywhere, the answers in the other order: the

@@ -207,9 +207,9 @@ def _other_lab(lab: NotebookNode, submission: NotebookNode) -> str | None:
 
 
 def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> list[_Step]:
-    """The cells to run: the submission's own code cells (answers and scratch) in its order, with
-    the lab's version of each locked given cell, and every test cell put right after the last cell
-    that comes before it in the lab, wherever the submission moved, deleted or copied it."""
+    """The cells to run: the submission's code cells in its order, the lab's version of each locked
+    given cell, each test cell right after the last cell before it in the lab, wherever the student
+    moved, deleted or copied it; and nothing after the last test cell, where no score can change."""
     owner = {
         grading(lab.cells[i])["grade_id"]: q.id for q in qs for i in [*q.answer_cells, q.test_cell]
     }
@@ -237,7 +237,8 @@ def _plan(lab: NotebookNode, submission: NotebookNode, qs: list[Question]) -> li
         where = f"the tests of {gid}" if is_test(cell) else f"the lab's given cell {gid}"
         step = _Step(cell, where, owner.get(gid), is_test(cell))
         steps.insert(earlier[-1] + 1 if earlier else 0, step)
-    return steps
+    last_test = max((k for k, step in enumerate(steps) if step.is_test), default=len(steps))
+    return steps[: last_test + 1]
 
 
 async def _run_once(
@@ -388,9 +389,8 @@ def _score(
     points, reasons = {}, []
     for q in qs:
         tests = results.get(q.id, [])
-        points[q.id] = (
-            float(q.points) if tests and all(t["status"] == PASSED for t in tests) else 0.0
-        )
+        passed = bool(tests) and all(t["status"] == PASSED for t in tests)
+        points[q.id] = float(q.points) if passed else 0.0
         if not points[q.id]:
             own = [why for n, why in sorted(trouble.items()) if steps[n].question == q.id]
             reasons.append(f"{q.id}: {_reason(tests, own)}")
