@@ -38,6 +38,9 @@ def gunicorn_app(tmp_path):
                 raise RuntimeError("boom in a worker")
             if environ["PATH_INFO"] == "/slow":
                 time.sleep(5)
+            if environ["PATH_INFO"] == "/nap":  # a reply in flight: says so, then takes 0.1 s
+                open(os.path.join(os.path.dirname(__file__), "napping"), "w").close()
+                time.sleep(0.1)
             body = str(os.getpid()).encode()
             start_response("200 OK", [("Content-Length", str(len(body)))])
             return [body]
@@ -73,6 +76,23 @@ def test_gunicorn_runs_workers_in_processes_and_reaps_them(gunicorn_app):
     for pid in pids:  # every worker is gone: exited and reaped by gunicorn's arbiter
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid), 0)
+
+
+@needs_fork
+def test_gunicorn_stop_lets_the_reply_in_flight_finish(gunicorn_app):
+    server = serve("app_module:app", kind="gunicorn", app_dir=str(gunicorn_app), workers=2)
+    answers = []
+    client = threading.Thread(
+        target=lambda: answers.append(requests.get(server.url + "/nap", timeout=5)), daemon=True
+    )
+    client.start()
+    deadline = time.monotonic() + 5
+    while not (gunicorn_app / "napping").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    server.stop()  # SIGTERM: the worker finishes its reply; the arbiter is ended once it reaped all
+    client.join(5)
+    assert [answer.status_code for answer in answers] == [200]
+    assert port_is_free(server.port)
 
 
 @needs_fork

@@ -34,6 +34,12 @@ def post_worker_init(worker: object) -> None:
     worker.log.info("Worker ready (pid: %s)", worker.pid)  # type: ignore[attr-defined]
 
 
+def child_exit(server: object, worker: object) -> None:
+    """gunicorn's hook, run in the arbiter once it has reaped a worker: servers' stop() ends the
+    arbiter once every worker is reaped, instead of waiting out its naps."""
+    server.log.info("Worker reaped (pid: %s)", worker.pid)  # type: ignore[attr-defined]
+
+
 if __name__ == "__main__":
     fd, module, *args = sys.argv[1:]
     threading.Thread(target=die_with_parent, args=(int(fd),), daemon=True).start()
