@@ -131,6 +131,12 @@ def test_exit():
     import sys
     sys.exit(1)
 
+def answer_of(request):  # a helper in the test cell: its assert is the test's
+    assert parse(request) == 3, "a helper found a wrong answer"
+
+def test_helper_assert():
+    answer_of(b"A B C")
+
 check("q2")
 """,
         kernel,
@@ -141,6 +147,7 @@ check("q2")
     assert '✗ plain assert: this was false: assert parse(b"A B C") == 3' in out
     assert "✗ assert with message: should have raised ValueError" in out
     assert "✗ exit: your code called sys.exit()" in out
+    assert "✗ helper assert: a helper found a wrong answer" in out
     assert "Traceback" not in out and "AssertionError" not in out
 
 

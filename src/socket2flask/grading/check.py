@@ -192,16 +192,12 @@ def _verdict(test: Callable[[], object], error: BaseException | None) -> Outcome
         if not f.filename.startswith(_LIBRARIES)
     ]
     last = frames[-1] if frames else None
-    in_test = last is not None and (last.filename, last.name) == (
-        test.__code__.co_filename,
-        test.__name__,
-    )
     in_tests_cell = last is not None and last.filename == test.__code__.co_filename
     if isinstance(error, NotImplementedError):
         return Outcome(about, NOT_ANSWERED, "not answered yet")  # a stub
     if isinstance(error, NameError) and in_tests_cell:  # the test, or a helper in its cell
         return Outcome(about, NOT_ANSWERED, f"`{error.name}` is not defined")
-    if isinstance(error, AssertionError) and in_test:
+    if isinstance(error, AssertionError) and in_tests_cell:  # the test's, or its helper's
         return Outcome(
             about, FAILED, "\n".join([str(error) or f"this was false: {last.line}", *tail])
         )
