@@ -122,6 +122,13 @@ WRONG_ANSWERS = [
     ),
     (
         "q2",
+        "each recv gets the whole request_timeout",
+        "remaining = self.deadline - time.monotonic()",
+        "remaining = self.request_timeout",
+        "not a fresh request_timeout",
+    ),
+    (
+        "q2",
         "the limit is enforced while step 1 drains",
         "if self.refused:\n            return self.conn.recv(size)",
         "if False:\n            return self.conn.recv(size)",

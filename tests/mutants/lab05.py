@@ -60,6 +60,14 @@ MUTANTS = [
         "share one",
     ),
     Mutant(
+        "q2_deadline_restarted_by_the_response",
+        "q2_answer",
+        old="self.received, self.deadline = 0, None",
+        new="self.received, self.deadline = 0, time.monotonic() + self.request_timeout",
+        why="starts the next deadline when the response goes out: a kept-alive client that waits "
+        "before its next request gets 408",
+    ),
+    Mutant(
         "q2_deadline_checked_after_recv",
         "q2_answer",
         old="        callers_timeout = self.conn.gettimeout()\n"
@@ -82,6 +90,14 @@ MUTANTS = [
         '            raise TimeoutError(f"no complete request within {self.request_timeout} s")\n',
         why="checks the deadline when recv returns: a client that goes silent is answered only "
         "when step 1's own 10 s timeout ends",
+    ),
+    Mutant(
+        "q2_deadline_per_recv",
+        "q2_answer",
+        old="            remaining = self.deadline - time.monotonic()\n",
+        new="            remaining = self.request_timeout\n",
+        why="gives each recv the whole request_timeout: a client sending a line now and then "
+        "(slowloris) is never cut",
     ),
     Mutant(
         "q2_limit_itself_refused",

@@ -242,7 +242,7 @@ class Workload:
     and the most that ran at once (`peak`). With `gather=n`, each call also waits until n calls
     have been in at once (`patience` seconds at most): it holds exactly as long as a test needs."""
 
-    def __init__(self, wait: float = 0.01, gather: int = 0, patience: float = 1.0) -> None:
+    def __init__(self, wait: float = 0.005, gather: int = 0, patience: float = 1.0) -> None:
         self.wait, self.gather, self.patience = wait, gather, patience
         self.calls, self.active, self.peak = 0, 0, 0
         self.changed = threading.Condition()
