@@ -112,7 +112,13 @@ WRONG_ANSWERS = [
         "self.deadline: float | None = time.monotonic() + request_timeout",
         "first byte",
     ),
-    ("q2", "no deadline at all", "if self.deadline is not None:", "if False:", "408"),
+    (
+        "q2",
+        "no deadline at all",
+        "if self.deadline is not None:\n            remaining",
+        "if False:\n            remaining",
+        "408",
+    ),
     (
         "q2",
         "the deadline checked only when recv returns",  # the lab's mutant of that name
@@ -140,6 +146,32 @@ WRONG_ANSWERS = [
         "handle_connection(LimitedConnection(conn, max_request_bytes, request_timeout), addr, app)",
         "step1.MAX_BODY_BYTES = max_request_bytes\n        handle_connection(conn, addr, app)",
         "q2: failed",
+    ),
+    (
+        "q2",
+        "step 1's shorter timeout ignored",
+        "            if callers_timeout is not None:\n"
+        "                remaining = min(callers_timeout, remaining)\n",
+        "",
+        "or the caller's own timeout if that is shorter",
+    ),
+    (
+        "q2",
+        "the deadline counted from when the first recv began",
+        "        callers_timeout = self.conn.gettimeout()\n",
+        "        callers_timeout = self.conn.gettimeout()\n"
+        "        if self.deadline is None:\n"
+        "            self.deadline = time.monotonic() + self.request_timeout\n",
+        "nor when the recv that waited for that byte began",
+    ),
+    (
+        "q2",
+        "the socket's own timeout at the deadline not taken as a refusal",
+        "            if self.deadline is not None:  # mid-request: step 1 answers 408, "
+        "then drains\n"
+        "                self.refused = True\n",
+        "",
+        "escaped from the step-1 server",
     ),
     # q3 GracefulServer.shutdown
     (
@@ -169,6 +201,20 @@ WRONG_ANSWERS = [
         "thread.join(max(0.0, deadline - time.monotonic()))",
         "thread.join()",
         "at most `grace` seconds",
+    ),
+    (
+        "q3",
+        "each thread joined with the whole grace",
+        "thread.join(max(0.0, deadline - time.monotonic()))",
+        "thread.join(grace)",
+        "not `grace` for each thread",
+    ),
+    (
+        "q3",
+        "grace shared out between the connections",
+        "thread.join(max(0.0, deadline - time.monotonic()))",
+        "thread.join(grace / len(still_open))",
+        "grace is not shared out",
     ),
     # q4 load_test, speedup, saturation
     (

@@ -82,6 +82,11 @@ MUTANTS = [
         "            self.conn.settimeout(remaining)\n"
         "        try:\n"
         "            chunk = self.conn.recv(size)\n"
+        "        except TimeoutError:\n"
+        "            if self.deadline is not None:  # mid-request: step 1 answers 408, "
+        "then drains\n"
+        "                self.refused = True\n"
+        "            raise\n"
         "        finally:\n"
         "            self.conn.settimeout(callers_timeout)\n",
         new="        chunk = self.conn.recv(size)\n"
@@ -127,6 +132,59 @@ MUTANTS = [
         why="keeps counting after its own 413: the client's leftover bytes raise it again in "
         "close_gently",
     ),
+    Mutant(
+        "q2_callers_timeout_ignored",
+        "q2_answer",
+        old="            if callers_timeout is not None:\n"
+        "                remaining = min(callers_timeout, remaining)\n",
+        new="",
+        why="gives recv what is left of the deadline even when step 1 asked for a shorter wait",
+    ),
+    Mutant(
+        "q2_deadline_from_when_recv_began",
+        "q2_answer",
+        old="        callers_timeout = self.conn.gettimeout()\n",
+        new="        callers_timeout = self.conn.gettimeout()\n"
+        "        if self.deadline is None:  # the request starts with this recv\n"
+        "            self.deadline = time.monotonic() + self.request_timeout\n",
+        why="starts the deadline when the first recv begins: the wait for a request counts "
+        "against it",
+    ),
+    Mutant(
+        "q2_recv_given_five_times_what_is_left",
+        "q2_answer",
+        old="            self.conn.settimeout(remaining)\n",
+        new="            self.conn.settimeout(remaining * 5)  # some slack\n",
+        why="'some slack' for slow networks: a silent client is cut long after its deadline",
+    ),
+    Mutant(
+        "q2_timeout_in_recv_not_a_refusal",
+        "q2_answer",
+        old="        except TimeoutError:\n"
+        "            if self.deadline is not None:  # mid-request: step 1 answers 408, "
+        "then drains\n"
+        "                self.refused = True\n"
+        "            raise\n",
+        new="",
+        why="marks a refusal only where it raises itself: after a 408 from the socket's own "
+        "timeout, the drain is counted, and a 413 escapes",
+    ),
+    Mutant(
+        "q2_limit_checked_before_counting",
+        "q2_answer",
+        old="        self.received += len(chunk)\n"
+        "        if self.received > self.max_request_bytes:\n"
+        "            self.refused = True\n"
+        '            raise HTTPError(413, f"a request may be at most {self.max_request_bytes} '
+        'bytes")\n',
+        new="        if self.received > self.max_request_bytes:\n"
+        "            self.refused = True\n"
+        '            raise HTTPError(413, f"a request may be at most {self.max_request_bytes} '
+        'bytes")\n'
+        "        self.received += len(chunk)\n",
+        why="compares before adding the chunk just received: a request that comes in one piece "
+        "is never refused",
+    ),
     # q3 GracefulServer.shutdown
     Mutant(
         "q3_grace_ignored",
@@ -149,6 +207,21 @@ MUTANTS = [
         new="pass  # new clients are refused from now on",
         why="stops the accept loop but leaves the listener open while waiting: the kernel still "
         "completes new connections, which nobody will ever serve",
+    ),
+    Mutant(
+        "q3_each_thread_joined_with_full_grace",
+        "q3_answer",
+        old="thread.join(max(0.0, deadline - time.monotonic()))",
+        new="thread.join(grace)",
+        why="gives each thread the whole grace: with four late requests, shutdown takes 4x grace",
+    ),
+    Mutant(
+        "q3_grace_shared_out",
+        "q3_answer",
+        old="thread.join(max(0.0, deadline - time.monotonic()))",
+        new="thread.join(grace / len(still_open))",
+        why="shares grace out evenly: idle connections end at once, but their share is lost, and "
+        "a request that would have finished is cut",
     ),
     # q4 load_test, speedup, saturation
     Mutant(

@@ -117,17 +117,22 @@ def post(size: int) -> bytes:
 
 
 def drained(
-    limited_handler: Callable, max_request_bytes: int, announced: int, first: int, more: int
+    limited_handler: Callable,
+    max_request_bytes: int,
+    announced: int,
+    first: int,
+    more: int,
+    request_timeout: float = 2.0,
 ) -> str:
     """A POST announcing `announced` bytes sends `first` of them; once the answer has come, `more`
     bytes. Returns the start of the answer's status line."""
     head = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % announced
     answer = b""
-    with serving(limited_handler, max_request_bytes, 2.0, "q2 drain") as server:
+    with serving(limited_handler, max_request_bytes, request_timeout, "q2 drain") as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=3) as sock:
-            sock.sendall(head + b"x" * first)  # past the limit: refused
+            sock.sendall(head + b"x" * first)  # past the limit, or short of it and then silent
             try:
-                answer = sock.recv(65536)  # the 413 came; only now does the client send the rest,
+                answer = sock.recv(65536)  # answered; only now does the client send the rest,
                 sock.sendall(b"x" * more)  # so all of it reaches step 1's close_gently
                 sock.shutdown(socket.SHUT_WR)
                 while sock.recv(65536):  # until the server closes: it has read it all
