@@ -535,7 +535,9 @@ check("q1")
     )
     printed = capsys.readouterr().out
     assert printed.startswith("q1: not answered yet."), printed
-    assert "`read_request` is not defined: if you wrote it, run the cells above first" in printed
+    assert (
+        "`read_request` is not defined: run the cells above first (Run > Run All Above)" in printed
+    )
 
 
 @pytest.mark.timeout(20)
@@ -621,4 +623,4 @@ check("q1")
     )
     printed = capsys.readouterr().out
     assert printed.startswith("q1: failed"), printed
-    assert "`TOKEN` is not defined: if you wrote it, run the cells above first" in printed
+    assert "`TOKEN` is not defined: run the cells above first (Run > Run All Above)" in printed

@@ -260,8 +260,8 @@ def _report(question: str, outcomes: list[Outcome], first: Iterable[str] = ()) -
     if undefined:  # a cell above was not run (after a restart), or a name is misspelt
         notes.insert(
             0,
-            f"{', '.join(undefined)}: if you wrote it, run the cells above first "
-            "(Run > Run All Above).",
+            f"{', '.join(undefined)}: run the cells above first (Run > Run All Above); if "
+            "you wrote it, check its spelling too.",
         )
     if _headline(outcomes) == "not answered yet":
         head = (
