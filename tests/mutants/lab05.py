@@ -185,6 +185,45 @@ MUTANTS = [
         why="compares before adding the chunk just received: a request that comes in one piece "
         "is never refused",
     ),
+    Mutant(
+        "q2_zero_timeout_instead_of_raise",
+        "q2_answer",
+        old="            if remaining <= 0:\n"
+        "                self.refused = True\n"
+        '                raise TimeoutError(f"no complete request within '
+        '{self.request_timeout} s")\n',
+        new="            remaining = max(remaining, 0.0)  # no time left: do not wait\n",
+        why="gives recv no time instead of raising: a timeout of 0 still reads bytes that are "
+        "waiting, and a silent client is closed without a 408",
+    ),
+    Mutant(
+        "q2_own_deadline_not_a_refusal",
+        "q2_answer",
+        old="            if remaining <= 0:\n                self.refused = True\n",
+        new="            if remaining <= 0:\n",
+        why="marks refusals only for the 413: after its own 408 the drain still meets the "
+        "deadline, and raises again",
+    ),
+    Mutant(
+        "q2_fresh_start_after_100_continue",
+        "q2_answer",
+        old='        if not data.startswith(b"HTTP/1.1 1"):  # after a 100 Continue the same '
+        "request goes on\n"
+        "            self.received, self.deadline = 0, None",
+        new="        self.received, self.deadline = 0, None",
+        why="every sendall starts afresh, the interim 100 Continue too: an upload that asks "
+        "first gets a fresh count and deadline for its body",
+    ),
+    Mutant(
+        "q2_deadline_for_the_head_only",
+        "q2_answer",
+        old="        self.received += len(chunk)\n",
+        new="        self.received += len(chunk)\n"
+        '        if b"\\r\\n\\r\\n" in chunk:  # the head is in: the deadline was for the head\n'
+        "            self.deadline = None\n",
+        why="forgets the deadline once the head is in: a client that stops halfway through its "
+        "body waits for step 1's 10 s",
+    ),
     # q3 GracefulServer.shutdown
     Mutant(
         "q3_grace_ignored",
@@ -258,6 +297,21 @@ MUTANTS = [
         old="            return level\n    return levels[-1]",
         new="            return level",
         why="forgets the case where throughput never stops growing: returns None",
+    ),
+    Mutant(
+        "q4_saturation_in_key_order",
+        "q4_answer",
+        old="    levels = sorted(results)\n",
+        new="    levels = list(results)\n",
+        why="walks the levels in the order of the keys, which need not be sorted",
+    ),
+    Mutant(
+        "q4_raises_only_when_nothing_answered",
+        "q4_answer",
+        old="if result.errors or result.truncated or len(result.samples) < n:",
+        new="if not result.samples:",
+        why="'measures nothing' read as 'no answer at all': a server failing most requests "
+        "still gives numbers",
     ),
     # q5 choose_server, defend
     Mutant(

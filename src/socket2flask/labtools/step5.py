@@ -232,6 +232,10 @@ def refused(port: int, seconds: float, still: Callable[[], bool]) -> str:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
             return "refused"
+        except ConnectionResetError:  # the listener closed during this very handshake
+            if time.monotonic() < deadline:
+                continue  # the next try is refused
+            return "ConnectionResetError"
         except OSError as error:
             return type(error).__name__
         if not still() or time.monotonic() >= deadline:
