@@ -54,7 +54,8 @@ def serving(
         raise AssertionError(
             f"{type(escaped[0]).__name__} escaped from the step-1 server: {escaped[0]}. After a "
             "refusal, step 1 answers and then drains what the client still sends (close_gently): "
-            "let recv pass everything through from then on"
+            "let recv pass everything through from then on (a TimeoutError from the socket's own "
+            "recv in the middle of a request is a refusal too)"
         ) from None
 
 
