@@ -291,6 +291,20 @@ WRONG_ANSWERS = [
     ),
     (
         "q5",
+        "defend's labels swapped",
+        '"waitress, defaults": ("waitress", {}), "yours": (kind, options)}',
+        '"waitress, defaults": (kind, options), "yours": ("waitress", {})}',
+        "16 requests at once in the server labelled 'waitress, defaults'",
+    ),
+    (
+        "q5",
+        "defend without load_test",
+        "results[label] = load_test(server.url, levels=(4, 16), n=32)",
+        "results[label] = probe.sweep(server.url, concurrency=(4, 16), n=32, warmup=4)",
+        "no call of your load_test returned",
+    ),
+    (
+        "q5",
         "gunicorn, which Windows cannot run",
         'return "waitress", {"threads": 16, "max_request_body_size": 65536}',
         'return "gunicorn", {"workers": 16}',

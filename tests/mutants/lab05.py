@@ -335,4 +335,18 @@ MUTANTS = [
         new='"yours": ("waitress", {})}',
         why="serves waitress as 'yours' but forgets to pass choose_server()'s options",
     ),
+    Mutant(
+        "q5_defend_labels_swapped",
+        "q5_answer",
+        old='contenders = {"waitress, defaults": ("waitress", {}), "yours": (kind, options)}',
+        new='contenders = {"waitress, defaults": (kind, options), "yours": ("waitress", {})}',
+        why="the two servers under each other's names: the plot credits the defaults",
+    ),
+    Mutant(
+        "q5_defend_measures_without_load_test",
+        "q5_answer",
+        old="results[label] = load_test(server.url, levels=(4, 16), n=32)",
+        new="results[label] = probe.sweep(server.url, concurrency=(4, 16), n=32, warmup=4)",
+        why="probe.sweep called directly: defend skips q4's load_test, and its checks of failures",
+    ),
 ]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -297,6 +298,34 @@ def quiet_waitress() -> Iterator[None]:
 def made_up(rates: dict[int, float], n: int = 100) -> dict[int, Latency]:
     """Latency results with the given throughputs (requests/s), as if measured."""
     return {level: Latency(samples=[0.001] * n, elapsed=n / rate) for level, rate in rates.items()}
+
+
+@contextmanager
+def load_tests_watched(notebook: dict[str, Any]) -> Iterator[Callable[[dict], int | None]]:
+    """While inside, the learner's `load_test` (in `notebook`, its globals()) also notes the port of
+    each server it measures. Yields `port_of(results)`: the port of the server whose load_test
+    returned those results, or None if no load_test call returned them."""
+    if "load_test" not in notebook:
+        raise NameError("name 'load_test' is not defined")  # check() says: run the cells above
+    load_test = notebook["load_test"]
+    measured: list[tuple[int | None, dict]] = []  # (port, what load_test returned)
+
+    def noting(url: str, *args: Any, **kwargs: Any) -> dict:
+        results = load_test(url, *args, **kwargs)
+        measured.append((urlsplit(url).port, results))
+        return results
+
+    def port_of(results: dict) -> int | None:
+        for port, returned in measured:  # the same Latency objects, in this dict or a copy
+            if results and all(returned.get(level) is result for level, result in results.items()):
+                return port
+        return None
+
+    notebook["load_test"] = noting
+    try:
+        yield port_of
+    finally:
+        notebook["load_test"] = load_test
 
 
 def serve_choice(choose_server: Callable[[], tuple[str, dict]], app: Callable, name: str) -> Server:
