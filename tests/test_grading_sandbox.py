@@ -175,3 +175,21 @@ def test_forgeries_on_a_blank_lab_never_give_status_ok_with_points(tmp_path):
     assert "'pre_run_cell' hook was registered" in reasons["records_every_cell_it_sees"]
     patched = next(g for g in grades if g.name == "patches_the_checking_module")
     assert set(patched.points.values()) == {0.0}  # the fresh check ran the real tests
+
+
+def test_the_course_code_is_compiled_before_a_batch_since_kernels_cannot(tmp_path, monkeypatch):
+    """Kernels run with PYTHONDONTWRITEBYTECODE (and a read-only system in the sandbox): the
+    batch writes the bytecode of the course's code first, so that no kernel compiles it again."""
+    import importlib.util
+
+    package = tmp_path / "socket2flask"
+    (package / "labtools").mkdir(parents=True)
+    modules = [package / "__init__.py", package / "labtools" / "step5.py"]
+    for module in modules:
+        module.write_text("ANSWER = 42\n")
+    monkeypatch.setattr(sandbox, "PACKAGE", package)  # no pyproject.toml beside it: no checkout
+    asyncio.run(grader.grade_all({}, read(FIXTURE_LAB), LIMITS, 2, lambda g: None))
+    for module in modules:
+        assert importlib.util.cache_from_source(str(module)) in {
+            str(path) for path in module.parent.glob("__pycache__/*.pyc")
+        }, module

@@ -170,6 +170,7 @@ async def grade_all(
     done: Callable[[Grade], None],
 ) -> list[Grade]:
     """Grade submissions (name -> path), ``jobs`` at a time; ``done`` hears of each one at once."""
+    sandbox.compile_ahead()  # once for the batch, not in each kernel
     slots = asyncio.Semaphore(jobs)
 
     async def one(name: str, path: Path) -> Grade:
