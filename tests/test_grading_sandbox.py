@@ -193,3 +193,8 @@ def test_the_course_code_is_compiled_before_a_batch_since_kernels_cannot(tmp_pat
         assert importlib.util.cache_from_source(str(module)) in {
             str(path) for path in module.parent.glob("__pycache__/*.pyc")
         }, module
+
+
+def test_in_a_checkout_the_lessons_apps_are_compiled_too():
+    # Labs 03-05 import the lessons' apps from notebooks/apps: their kernels load them too.
+    assert sandbox._course_code() == [sandbox.PACKAGE, ROOT / "notebooks"]

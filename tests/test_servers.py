@@ -362,6 +362,14 @@ def test_an_unknown_option_is_a_type_error_naming_the_valid_ones(kind, options, 
     assert servers.running() == []
 
 
+def test_an_unknown_option_names_the_nearest_valid_one_first():
+    # Shown where messages are cut short (check() keeps 300 characters), the guess must survive.
+    with pytest.raises(TypeError) as raised:
+        serve(hello_app, kind="waitress", max_body_size=65536)
+    assert "(did you mean max_request_body_size?)" in str(raised.value)[:120], raised.value
+    assert servers.running() == []
+
+
 # -- stop() tells the truth -----------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["socket", "waitress"])
 def test_a_handler_that_never_returns_is_named_by_stop_and_kept_visible(kind, capsys):

@@ -226,6 +226,13 @@ WRONG_ANSWERS = [
     ),
     (
         "q4",
+        "the example's levels written in",
+        'results = probe.sweep(url, concurrency=levels, n=n, client="raw", warmup=4)',
+        'results = probe.sweep(url, concurrency=(1, 4), n=n, client="raw", warmup=4)',
+        "the levels and with the n it is given",
+    ),
+    (
+        "q4",
         "errors not checked",
         "if result.errors or result.truncated or len(result.samples) < n:",
         "if False:",
@@ -294,14 +301,14 @@ WRONG_ANSWERS = [
         "defend's labels swapped",
         '"waitress, defaults": ("waitress", {}), "yours": (kind, options)}',
         '"waitress, defaults": (kind, options), "yours": ("waitress", {})}',
-        "16 requests at once in the server labelled 'waitress, defaults'",
+        "16 in the server labelled 'waitress, defaults'",
     ),
     (
         "q5",
         "defend without load_test",
         "results[label] = load_test(server.url, levels=(4, 16), n=32)",
         "results[label] = probe.sweep(server.url, concurrency=(4, 16), n=32, warmup=4)",
-        "no call of your load_test returned",
+        "return what your load_test(server.url, ...) returned",
     ),
     (
         "q5",

@@ -15,6 +15,7 @@ the cell that made the request *before* the 500 goes out, and `check()` raises i
 from __future__ import annotations
 
 import atexit
+import difflib
 import html
 import os
 import sys
@@ -188,10 +189,15 @@ def serve(
     if kind not in ADAPTERS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     if unknown := set(options) - ADAPTERS[kind].options():
-        valid = ", ".join(sorted(ADAPTERS[kind].options())) or "none"
+        valid = sorted(ADAPTERS[kind].options())
+        # The nearest valid names first: a long list of options may be cut short where shown.
+        nearest = [
+            near for name in sorted(unknown) for near in difflib.get_close_matches(name, valid, 1)
+        ]
+        guess = f" (did you mean {', '.join(nearest)}?)" if nearest else ""
         raise TypeError(
-            f"serve(kind={kind!r}) got unknown option(s) {', '.join(sorted(unknown))}; "
-            f"the options of {kind!r} are: {valid}"
+            f"serve(kind={kind!r}) got unknown option(s) {', '.join(sorted(unknown))}{guess}; "
+            f"the options of {kind!r} are: {', '.join(valid) or 'none'}"
         )
     cell = _cell_run()
     for earlier in _replaced_by(name, cell):

@@ -271,6 +271,13 @@ MUTANTS = [
         why="loops over the levels but forgets to pass concurrency=: every level is one client",
     ),
     Mutant(
+        "q4_the_example_levels_kept",
+        "q4_answer",
+        old='results = probe.sweep(url, concurrency=levels, n=n, client="raw", warmup=4)',
+        new='results = probe.sweep(url, concurrency=(1, 4), n=n, client="raw", warmup=4)',
+        why="the levels of the text's example written in, not the ones load_test is given",
+    ),
+    Mutant(
         "q4_errors_not_checked",
         "q4_answer",
         old="if result.errors or result.truncated or len(result.samples) < n:",

@@ -300,36 +300,69 @@ def made_up(rates: dict[int, float], n: int = 100) -> dict[int, Latency]:
     return {level: Latency(samples=[0.001] * n, elapsed=n / rate) for level, rate in rates.items()}
 
 
-@contextmanager
-def load_tests_watched(notebook: dict[str, Any]) -> Iterator[Callable[[dict], int | None]]:
-    """While inside, the learner's `load_test` (in `notebook`, its globals()) also notes the port of
-    each server it measures. Yields `port_of(results)`: the port of the server whose load_test
-    returned those results, or None if no load_test call returned them."""
-    if "load_test" not in notebook:
-        raise NameError("name 'load_test' is not defined")  # check() says: run the cells above
-    load_test = notebook["load_test"]
-    measured: list[tuple[int | None, dict]] = []  # (port, what load_test returned)
+class WatchedLoadTest:
+    """Stands in for the learner's `load_test`, and gives each call a Workload of its own: `app`
+    runs the requests of the call under way in it, so the tests see how many ran at once during
+    each measurement, whatever server (or port) served them. (Calls one after the other, as
+    defend makes them: two at once would share the Workload of the later one.)"""
 
-    def noting(url: str, *args: Any, **kwargs: Any) -> dict:
-        results = load_test(url, *args, **kwargs)
-        measured.append((urlsplit(url).port, results))
+    def __init__(self, load_test: Callable, wait: float) -> None:
+        self.load_test, self.wait = load_test, wait
+        self.running = Workload(wait)  # the call under way's (before the first: one of its own)
+        self.calls: list[tuple[dict, Workload, str]] = []  # (what it returned, its Workload, url)
+
+    def __call__(self, url: str, *args: Any, **kwargs: Any) -> dict:
+        self.running = Workload(self.wait)
+        results = self.load_test(url, *args, **kwargs)
+        self.calls.append((results, self.running, url))
         return results
 
-    def port_of(results: dict) -> int | None:
-        for port, returned in measured:  # the same Latency objects, in this dict or a copy
-            if results and all(returned.get(level) is result for level, result in results.items()):
-                return port
-        return None
+    def app(self, environ: dict, start_response: Callable) -> list[bytes]:
+        return self.running(environ, start_response)
 
-    notebook["load_test"] = noting
+    def calls_that_returned(self, results: dict) -> list[tuple[Workload, str]] | None:
+        """(Workload, url) of the call that returned each level's Latency in `results` (one call
+        for all, or one per level), or None if some level's came from no call."""
+        found = []
+        for result in results.values():
+            calls = [
+                (workload, url)
+                for returned, workload, url in self.calls
+                if any(result is measured for measured in returned.values())  # itself, not equal
+            ]
+            if not calls:
+                return None
+            found.append(calls[0])
+        return found or None
+
+
+@contextmanager
+def watching_load_test(notebook: dict[str, Any], wait: float) -> Iterator[WatchedLoadTest]:
+    """While inside, the lab's `load_test` (in `notebook`, its globals()) is a WatchedLoadTest."""
+    if "load_test" not in notebook:
+        raise NameError("name 'load_test' is not defined", name="load_test")  # check() explains
+    watched = WatchedLoadTest(notebook["load_test"], wait)
+    notebook["load_test"] = watched
     try:
-        yield port_of
+        yield watched
     finally:
-        notebook["load_test"] = load_test
+        notebook["load_test"] = watched.load_test
+
+
+def listening(url: str) -> bool:
+    """Whether a server still accepts connections at `url`."""
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def serve_choice(choose_server: Callable[[], tuple[str, dict]], app: Callable, name: str) -> Server:
     """serve(app) as choose_server() says."""
     kind, options = choose_server()
     assert kind in KINDS and kind != "socket", f"{kind!r} is not a server that runs a WSGI app"
+    # Said here, once for every test: making gunicorn serve the app would not make it fit.
+    assert kind != "gunicorn", "choose_server: gunicorn needs fork(), which Windows does not have"
     return serve(app, kind=kind, name=name, **options)
