@@ -360,8 +360,9 @@ def test_grading_is_a_wing_of_its_own_within_its_size_budget():
     # nbgrader, tamper checks, feedback and class tools: 1,350, no module over 300; ruff's format
     # (issue 19: a line per argument where a call does not fit in 100 columns): 1,700 and 400;
     # with the one notebook runner (moved here from the tests), nbgrader's route (shared by a test
-    # and make bench) and the generated reference modules (issue 19): 2,150.
-    assert sum(sizes.values()) <= 2150 and max(sizes.values()) <= 400, sizes
+    # and make bench) and the generated reference modules (issue 19): 2,150; writing the course's
+    # bytecode before a batch, which kernels may not write (issue 15's speed): 2,160.
+    assert sum(sizes.values()) <= 2160 and max(sizes.values()) <= 400, sizes
 
 
 @pytest.mark.timeout(10)

@@ -179,22 +179,18 @@ def test_forgeries_on_a_blank_lab_never_give_status_ok_with_points(tmp_path):
 
 def test_the_course_code_is_compiled_before_a_batch_since_kernels_cannot(tmp_path, monkeypatch):
     """Kernels run with PYTHONDONTWRITEBYTECODE (and a read-only system in the sandbox): the
-    batch writes the bytecode of the course's code first, so that no kernel compiles it again."""
+    batch writes the bytecode of the course's code first (the package, and in a checkout the
+    lessons' apps, which labs 03-05 import), so that no kernel compiles it again."""
     import importlib.util
 
-    package = tmp_path / "socket2flask"
-    (package / "labtools").mkdir(parents=True)
-    modules = [package / "__init__.py", package / "labtools" / "step5.py"]
+    package = tmp_path / "src" / "socket2flask"
+    modules = [package / "labtools" / "step5.py", tmp_path / "notebooks" / "apps" / "shortly.py"]
     for module in modules:
+        module.parent.mkdir(parents=True)
         module.write_text("ANSWER = 42\n")
-    monkeypatch.setattr(sandbox, "PACKAGE", package)  # no pyproject.toml beside it: no checkout
+    monkeypatch.setattr(sandbox, "PACKAGE", package)
     asyncio.run(grader.grade_all({}, read(FIXTURE_LAB), LIMITS, 2, lambda g: None))
     for module in modules:
         assert importlib.util.cache_from_source(str(module)) in {
             str(path) for path in module.parent.glob("__pycache__/*.pyc")
         }, module
-
-
-def test_in_a_checkout_the_lessons_apps_are_compiled_too():
-    # Labs 03-05 import the lessons' apps from notebooks/apps: their kernels load them too.
-    assert sandbox._course_code() == [sandbox.PACKAGE, ROOT / "notebooks"]

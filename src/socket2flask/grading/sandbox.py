@@ -56,30 +56,19 @@ def write_kernel_spec(folder: Path, hidden: list[Path]) -> None:
 
 
 def compile_ahead() -> None:
-    """Write the bytecode of the course's code (the package, and the lessons' apps in a checkout)
-    once, before a batch. Kernels may not write it (PYTHONDONTWRITEBYTECODE; a read-only system in
-    the sandbox), so without it each kernel compiles the same files again: 0.05-0.1 s of lab 05.
-    Where the files are read-only for the grader too, nothing is written and nothing breaks."""
-    for folder in _course_code():
+    """Write the bytecode of the course's code before a batch: kernels may not (a read-only
+    sandbox, PYTHONDONTWRITEBYTECODE), so each would compile it again (0.05-0.1 s of lab 05). A
+    folder that is not there, or files the grader may not write, are skipped."""
+    for folder in (PACKAGE, PACKAGE.parents[1] / "notebooks"):  # notebooks/: the lessons' apps
         compileall.compile_dir(folder, quiet=2)
 
 
-def _course_code() -> list[Path]:
-    """The folders of the course's own code that kernels import: the package, and in a checkout
-    (an editable install: src/socket2flask) the lessons' apps, which labs 03-05 import."""
-    notebooks = PACKAGE.parents[1] / "notebooks"
-    return [PACKAGE, notebooks] if _checkout() and notebooks.is_dir() else [PACKAGE]
-
-
-def _checkout() -> Path | None:
-    checkout = PACKAGE.parents[1]
-    return checkout if (checkout / "pyproject.toml").exists() else None
-
-
 def _bwrap(folder: Path, hidden: list[Path]) -> list[str]:
-    needed = [*_course_code(), Path(sys.prefix)]  # and the venv (read-only, as all the system)
-    if checkout := _checkout():
-        hidden = [*hidden, checkout]  # all of it, solutions and tests and build/ included
+    needed = [PACKAGE, Path(sys.prefix)]  # the package and the venv (read-only, as all the system)
+    checkout = PACKAGE.parents[1]  # an editable install: src/socket2flask in the course's checkout
+    if (checkout / "pyproject.toml").exists():
+        hidden = [*hidden, checkout]  # all of it, solutions and tests and build/ included,
+        needed.append(checkout / "notebooks")  # but the lessons' apps, which labs 03-05 import
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in hidden:  # an empty folder over each
         if path.is_dir():
